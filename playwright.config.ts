@@ -1,0 +1,42 @@
+import { defineConfig } from '@playwright/test';
+
+/** Debian's Chromium: Playwright cannot download its own browser on this network. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export default defineConfig({
+	testDir: 'tests/e2e',
+	outputDir: 'test-results',
+	fullyParallel: false,
+	workers: 1,
+	timeout: 60_000,
+	expect: { timeout: 10_000 },
+	reporter: [['list']],
+	use: {
+		baseURL: 'http://127.0.0.1:5173',
+		screenshot: 'only-on-failure',
+		trace: 'off',
+		launchOptions: {
+			executablePath: CHROMIUM,
+			args: [
+				'--headless',
+				'--no-sandbox',
+				'--disable-gpu',
+				'--disable-quic',
+				'--no-first-run',
+				'--disable-background-networking',
+				'--disable-component-update',
+				'--disable-sync'
+			]
+		}
+	},
+	webServer: {
+		// The whole app on the embedded stack, as `npm run dev` starts it, on a fresh database.
+		command: 'node scripts/dev.ts --fresh',
+		env: { PARLEY_DATA_DIR: '.stack/e2e-data' },
+		url: 'http://127.0.0.1:5173',
+		reuseExistingServer: !process.env.CI,
+		timeout: 180_000,
+		stdout: 'pipe',
+		stderr: 'pipe'
+	}
+});

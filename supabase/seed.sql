@@ -1,0 +1,1 @@
+-- Seed data for local development. Runs once, on a fresh database, after the migrations.

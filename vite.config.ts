@@ -1,0 +1,21 @@
+import adapter from '@sveltejs/adapter-node';
+import { sveltekit } from '@sveltejs/kit/vite';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+	// SvelteKit 3 takes its configuration here; `svelte.config.js` is no longer read.
+	plugins: [sveltekit({ adapter: adapter(), compilerOptions: { runes: true } })],
+	server: { host: '127.0.0.1', port: 5173, strictPort: true },
+	test: {
+		include: [
+			'src/**/*.test.ts',
+			'stack/**/*.test.ts',
+			'worker/**/*.test.ts',
+			'tests/integration/**/*.test.ts'
+		],
+		globalSetup: ['stack/testing/global-setup.ts'],
+		testTimeout: 30_000,
+		hookTimeout: 60_000,
+		pool: 'forks'
+	}
+});
