@@ -1,0 +1,179 @@
+/**
+ * The stack as a user runs it (`node stack/cli.ts start` in a project folder): data survives a
+ * clean Ctrl-C and a `kill -9` of every process, and fixable problems end in one clear line.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freePort } from './testing/free-port.ts';
+
+const CLI = join(import.meta.dirname, 'cli.ts');
+let project: string;
+let env: NodeJS.ProcessEnv;
+let dbPort: number;
+
+beforeAll(async () => {
+	project = mkdtempSync(join(tmpdir(), 'parley-lifecycle-'));
+	mkdirSync(join(project, 'supabase/migrations'), { recursive: true });
+	writeFileSync(
+		join(project, 'supabase/migrations/20240101000000_ledger.sql'),
+		'create table public.ledger (id bigint primary key, note text not null);'
+	);
+	dbPort = await freePort();
+	env = {
+		...process.env,
+		PARLEY_DB_PORT: String(dbPort),
+		PARLEY_API_PORT: String(await freePort()),
+		PARLEY_DATA_DIR: join(project, '.stack/data')
+	};
+});
+afterAll(() => rmSync(project, { recursive: true, force: true }));
+
+/** Starts the stack in its own process group; resolves once it reports it is running. */
+async function startCli(): Promise<{ child: ChildProcess; output: () => string }> {
+	const child = spawn(process.execPath, [CLI, 'start'], { cwd: project, env, detached: true });
+	let output = '';
+	child.stdout!.on('data', (d) => (output += d));
+	child.stderr!.on('data', (d) => (output += d));
+	await new Promise<void>((resolve, reject) => {
+		const timer = setInterval(() => {
+			if (output.includes('is running')) {
+				clearInterval(timer);
+				resolve();
+			}
+		}, 50);
+		child.once('exit', (code) => {
+			clearInterval(timer);
+			reject(new Error(`stack exited with ${code}: ${output}`));
+		});
+	});
+	return { child, output: () => output };
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+	return child.exitCode !== null
+		? Promise.resolve(child.exitCode)
+		: new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+	const client = new pg.Client({
+		connectionString: `postgresql://postgres:postgres@127.0.0.1:${dbPort}/postgres`
+	});
+	await client.connect();
+	try {
+		return await fn(client);
+	} finally {
+		await client.end();
+	}
+}
+
+function alive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+describe('stack lifecycle', () => {
+	test('committed rows survive a clean Ctrl-C and a kill -9 of every process', async () => {
+		const first = await startCli();
+		expect(first.output()).toContain('migration applied: 20240101000000_ledger.sql');
+		expect(readFileSync(join(project, '.env'), 'utf8')).toContain('PUBLIC_SUPABASE_URL=');
+		await withClient((c) => c.query(`insert into public.ledger values (1, 'before ctrl-c')`));
+
+		// Ctrl-C reaches the whole foreground process group.
+		process.kill(-first.child.pid!, 'SIGINT');
+		expect(await exited(first.child)).toBe(0);
+		expect(existsSync(join(project, '.stack/data/postmaster.pid'))).toBe(false);
+
+		const second = await startCli();
+		expect(second.output()).not.toContain('migration applied');
+		await withClient((c) => c.query(`insert into public.ledger values (2, 'before kill -9')`));
+		const postmasterPid = Number(
+			readFileSync(join(project, '.stack/data/postmaster.pid'), 'utf8').split('\n')[0]
+		);
+		process.kill(-second.child.pid!, 'SIGKILL');
+		await exited(second.child);
+		for (let i = 0; i < 100 && alive(postmasterPid); i++) await new Promise((r) => setTimeout(r, 50));
+		expect(alive(postmasterPid)).toBe(false);
+
+		// Postgres runs crash recovery on the next start.
+		const third = await startCli();
+		const rows = await withClient((c) => c.query('select id, note from public.ledger order by id'));
+		expect(rows.rows).toEqual([
+			{ id: '1', note: 'before ctrl-c' },
+			{ id: '2', note: 'before kill -9' }
+		]);
+		process.kill(-third.child.pid!, 'SIGINT');
+		expect(await exited(third.child)).toBe(0);
+	});
+
+	test('a taken database port ends with one line that says what to do', async () => {
+		const blocker: Server = createServer();
+		const port = await freePort();
+		await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
+		try {
+			const child = spawn(process.execPath, [CLI, 'start'], {
+				cwd: project,
+				env: { ...env, PARLEY_DB_PORT: String(port) }
+			});
+			let stderr = '';
+			child.stderr.on('data', (d) => (stderr += d));
+			expect(await exited(child)).toBe(1);
+			const lines = stderr.trim().split('\n');
+			expect(lines).toHaveLength(1);
+			expect(lines[0]).toMatch(
+				new RegExp(`^error: PostgreSQL port ${port} .* already in use: stop whatever holds it`)
+			);
+		} finally {
+			blocker.close();
+		}
+	});
+
+	test('a data folder that cannot be written ends with one line that says what to do', async () => {
+		const notADirectory = join(project, 'plain-file');
+		writeFileSync(notADirectory, 'x');
+		const child = spawn(process.execPath, [CLI, 'start'], {
+			cwd: project,
+			env: { ...env, PARLEY_DATA_DIR: join(notADirectory, 'data') }
+		});
+		let stderr = '';
+		child.stderr.on('data', (d) => (stderr += d));
+		expect(await exited(child)).toBe(1);
+		const lines = stderr.trim().split('\n');
+		expect(lines).toHaveLength(1);
+		expect(lines[0]).toMatch(/^error: The database folder .* cannot be written .*set PARLEY_DATA_DIR/);
+	});
+
+	test('a broken migration stops start-up with the file, the line and the message', async () => {
+		const broken = mkdtempSync(join(tmpdir(), 'parley-broken-'));
+		mkdirSync(join(broken, 'supabase/migrations'), { recursive: true });
+		writeFileSync(
+			join(broken, 'supabase/migrations/20240101000000_oops.sql'),
+			'create table t (id int);\nselect nope;'
+		);
+		const child = spawn(process.execPath, [CLI, 'start'], {
+			cwd: broken,
+			env: {
+				...env,
+				PARLEY_DB_PORT: String(await freePort()),
+				PARLEY_API_PORT: String(await freePort()),
+				PARLEY_DATA_DIR: join(broken, '.stack/data')
+			}
+		});
+		let stderr = '';
+		child.stderr.on('data', (d) => (stderr += d));
+		expect(await exited(child)).toBe(1);
+		expect(stderr.trim()).toBe(
+			'error: migration 20240101000000_oops.sql line 2 failed: column "nope" does not exist'
+		);
+		rmSync(broken, { recursive: true, force: true });
+	});
+});
