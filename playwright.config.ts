@@ -32,7 +32,7 @@ export default defineConfig({
 	webServer: {
 		// The whole app on the embedded stack, as `npm run dev` starts it, on a fresh database.
 		command: 'node scripts/dev.ts --fresh',
-		env: { PARLEY_DATA_DIR: '.stack/e2e-data' },
+		env: { PARLEY_DATA_DIR: '.stack/e2e-data', PARLEY_AUTH_RATE_LIMIT_SIGN_IN: '10000' },
 		url: 'http://127.0.0.1:5173',
 		reuseExistingServer: !process.env.CI,
 		timeout: 180_000,

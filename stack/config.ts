@@ -9,17 +9,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 
-/** The JWT secret `supabase start` uses. Public knowledge: never use it in production. */
-export const DEFAULT_JWT_SECRET = 'super-secret-jwt-token-with-at-least-32-characters-long';
-/** The anon key `supabase start` prints (HS256 over DEFAULT_JWT_SECRET, role anon). */
-export const DEFAULT_ANON_KEY =
-	'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0';
-/** The service_role key `supabase start` prints. */
-export const DEFAULT_SERVICE_ROLE_KEY =
-	'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU';
-/** The opaque publishable / secret keys newer CLIs print; accepted as aliases of anon / service_role. */
-export const DEFAULT_PUBLISHABLE_KEY = 'sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH';
-export const DEFAULT_SECRET_KEY = 'sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz';
+import {
+	DEFAULT_ANON_KEY,
+	DEFAULT_JWT_SECRET,
+	DEFAULT_PUBLISHABLE_KEY,
+	DEFAULT_SECRET_KEY,
+	DEFAULT_SERVICE_ROLE_KEY
+} from './keys.ts';
+
+export {
+	DEFAULT_ANON_KEY,
+	DEFAULT_JWT_SECRET,
+	DEFAULT_PUBLISHABLE_KEY,
+	DEFAULT_SECRET_KEY,
+	DEFAULT_SERVICE_ROLE_KEY
+};
 
 export interface StackConfig {
 	/** Project root (holds `supabase/`). */
@@ -49,6 +53,8 @@ export interface StackConfig {
 		minimumPasswordLength: number;
 		refreshTokenReuseInterval: number;
 		enableAnonymousSignIns: boolean;
+		/** `[auth.rate_limit]`: requests per 5 minutes per client address. */
+		rateLimit: { signInSignUps: number; tokenRefresh: number };
 	};
 	/** Realtime settings. */
 	realtime: {
@@ -80,6 +86,7 @@ export function loadConfig(root = process.cwd(), env: NodeJS.ProcessEnv = proces
 	const db = section(toml, 'db');
 	const auth = section(toml, 'auth');
 	const seed = section(toml, 'db', 'seed');
+	const rateLimit = section(toml, 'auth', 'rate_limit');
 	return {
 		root,
 		dataDir: resolve(root, env.PARLEY_DATA_DIR ?? '.stack/data'),
@@ -103,7 +110,11 @@ export function loadConfig(root = process.cwd(), env: NodeJS.ProcessEnv = proces
 			enableSignup: auth.enable_signup !== false,
 			minimumPasswordLength: Number(auth.minimum_password_length ?? 6),
 			refreshTokenReuseInterval: Number(auth.refresh_token_reuse_interval ?? 10),
-			enableAnonymousSignIns: auth.enable_anonymous_sign_ins === true
+			enableAnonymousSignIns: auth.enable_anonymous_sign_ins === true,
+			rateLimit: {
+				signInSignUps: num(env.PARLEY_AUTH_RATE_LIMIT_SIGN_IN, Number(rateLimit.sign_in_sign_ups ?? 30)),
+				tokenRefresh: num(env.PARLEY_AUTH_RATE_LIMIT_TOKEN_REFRESH, Number(rateLimit.token_refresh ?? 150))
+			}
 		},
 		realtime: {
 			privateOnly: env.PARLEY_REALTIME_PRIVATE_ONLY === 'true'
