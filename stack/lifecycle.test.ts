@@ -115,6 +115,20 @@ describe('stack lifecycle', () => {
 		expect(await exited(third.child)).toBe(0);
 	});
 
+	test('db-reset drops and re-creates the database with its migrations', async () => {
+		const reset = spawn(process.execPath, [CLI, 'db-reset'], { cwd: project, env });
+		let output = '';
+		reset.stdout.on('data', (d) => (output += d));
+		reset.stderr.on('data', (d) => (output += d));
+		expect(await exited(reset)).toBe(0);
+		expect(output).toContain('database reset: 1 migrations applied');
+		const started = await startCli();
+		const rows = await withClient((c) => c.query('select count(*)::int as n from public.ledger'));
+		expect(rows.rows[0].n).toBe(0);
+		process.kill(-started.child.pid!, 'SIGINT');
+		expect(await exited(started.child)).toBe(0);
+	});
+
 	test('a taken database port ends with one line that says what to do', async () => {
 		const blocker: Server = createServer();
 		const port = await freePort();
