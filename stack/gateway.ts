@@ -43,6 +43,14 @@ const ALLOWED_HEADERS =
 const EXPOSED_HEADERS =
 	'content-range, content-location, preference-applied, location, x-total-count, sb-gateway-version, x-supabase-api-version';
 
+/** Supabase services this stack does not provide; they get a clear 501 instead of a bare 404. */
+const UNSUPPORTED: Record<string, string> = {
+	storage: 'Storage (/storage/v1)',
+	functions: 'Edge Functions (/functions/v1)',
+	graphql: 'GraphQL (/graphql/v1)',
+	pg: 'pg-meta (/pg/v1)'
+};
+
 /** Paths served without an apikey, as on Supabase. */
 const OPEN_PATHS = [
 	/^\/auth\/v1\/(verify|callback|authorize|health|settings)\b/,
@@ -75,6 +83,15 @@ export async function startGateway(
 		req: IncomingMessage,
 		url: URL
 	): { service: Service; ctx: GatewayContext } | { status: number; body: unknown } {
+		const unsupported = /^\/(storage|functions|graphql|pg)\/v1(\/|$)/.exec(url.pathname);
+		if (unsupported) {
+			return {
+				status: 501,
+				body: {
+					message: `${UNSUPPORTED[unsupported[1]]} is not supported by the embedded stack: use \`supabase start\` or a hosted project for it.`
+				}
+			};
+		}
 		const match = /^\/(auth|rest|realtime)\/v1(\/.*)?$/.exec(url.pathname);
 		const service = match && services[match[1] as 'auth' | 'rest' | 'realtime'];
 		if (!match || !service) return { status: 404, body: { message: 'no Route matched with those values' } };
