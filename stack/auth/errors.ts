@@ -1,0 +1,65 @@
+/**
+ * Auth API errors in GoTrue's wire format. GoTrue answers in two shapes, picked by the request's
+ * `X-Supabase-Api-Version` header: clients that send `2024-01-01` or later (auth-js always does)
+ * get `{ code: <error code>, message }` and the version echoed back; older clients get the legacy
+ * `{ code: <http status>, error_code, msg }`. Both carry the `x-sb-error-code` header.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from '../http.ts';
+
+/** An error the Auth API reports to the client. */
+export class AuthError extends Error {
+	override name = 'AuthError';
+	readonly status: number;
+	readonly code: string;
+	/** Extra top-level fields of the body (e.g. `weak_password`). */
+	readonly extra: Record<string, unknown>;
+	constructor(status: number, code: string, message: string, extra: Record<string, unknown> = {}) {
+		super(message);
+		this.status = status;
+		this.code = code;
+		this.extra = extra;
+	}
+}
+
+const API_VERSION = '2024-01-01';
+
+/** Does the request ask for the 2024-01-01 error shape? */
+function wantsVersionedErrors(req: IncomingMessage): boolean {
+	const header = req.headers['x-supabase-api-version'];
+	const value = Array.isArray(header) ? header[0] : header;
+	if (!value || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+	return Date.parse(`${value}T00:00:00Z`) >= Date.parse(`${API_VERSION}T00:00:00Z`);
+}
+
+/** Writes `error` in the shape the client asked for. */
+export function sendAuthError(req: IncomingMessage, res: ServerResponse, error: AuthError): void {
+	const headers: Record<string, string> = { 'x-sb-error-code': error.code };
+	if (wantsVersionedErrors(req)) {
+		headers['x-supabase-api-version'] = API_VERSION;
+		sendJson(res, error.status, { code: error.code, message: error.message, ...error.extra }, headers);
+	} else {
+		sendJson(
+			res,
+			error.status,
+			{ code: error.status, error_code: error.code, msg: error.message, ...error.extra },
+			headers
+		);
+	}
+}
+
+/** 400 with a GoTrue error code. */
+export const badRequest = (code: string, message: string) => new AuthError(400, code, message);
+/** 403 with a GoTrue error code. */
+export const forbidden = (code: string, message: string) => new AuthError(403, code, message);
+/** 422 with a GoTrue error code. */
+export const unprocessable = (code: string, message: string) => new AuthError(422, code, message);
+
+/** The answer to every GoTrue feature this embedded stack leaves out (OAuth, OTP, MFA...). */
+export function notSupported(feature: string): AuthError {
+	return new AuthError(
+		400,
+		'feature_not_supported',
+		`${feature} is not supported by the embedded Parley stack: only email + password sign-in is available locally`
+	);
+}
