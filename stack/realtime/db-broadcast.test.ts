@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { SupabaseClient } from '@supabase/supabase-js';
+import {
+	realtimeClient,
+	startRealtimeStack,
+	subscribed,
+	until,
+	userToken,
+	type RealtimeTestStack
+} from './test-support.ts';
+
+let stack: RealtimeTestStack;
+const clients: SupabaseClient[] = [];
+const USER = '22222222-2222-4222-8222-222222222222';
+
+beforeAll(async () => {
+	stack = await startRealtimeStack();
+	// Fixture: a table whose changes are broadcast to private `items:<id>` topics, readable by any
+	// signed-in user through a policy on realtime.messages.
+	await stack.db.query(`
+		create table public.items (id int primary key, name text);
+		create function public.items_broadcast() returns trigger language plpgsql as $$
+		begin
+		  perform realtime.broadcast_changes('items:' || coalesce(new.id, old.id), tg_op, tg_op,
+		    tg_table_name, tg_table_schema, new, old);
+		  return null;
+		end $$;
+		create trigger items_broadcast after insert or update or delete on public.items
+		  for each row execute function public.items_broadcast();
+		create policy "signed-in users read items topics" on realtime.messages for select to authenticated
+		  using (realtime.topic() like 'items:%');
+	`);
+});
+afterAll(async () => {
+	await Promise.all(clients.map((c) => c.removeAllChannels()));
+	await stack.stop();
+});
+
+type Received = { type: string; event: string; payload: Record<string, unknown>; meta?: { id: string } };
+
+async function listen(topic: string, isPrivate: boolean, token?: string): Promise<Received[]> {
+	const client = realtimeClient(stack, token);
+	clients.push(client);
+	const got: Received[] = [];
+	await subscribed(
+		client
+			.channel(topic, { config: { private: isPrivate } })
+			.on('broadcast', { event: '*' }, (m) => got.push(m as Received))
+	);
+	return got;
+}
+
+describe('broadcast from the database', () => {
+	test('a trigger calling realtime.broadcast_changes() reaches private subscribers, in Supabase shape', async () => {
+		const got = await listen('items:7', true, await userToken(stack.config, USER));
+		const publicJoin = await listen('items:7', false);
+		await stack.db.query(`insert into public.items values (7, 'seven')`);
+		await stack.db.query(`update public.items set name = 'SEVEN' where id = 7`);
+		await stack.db.query(`delete from public.items where id = 7`);
+		await until(() => got.length === 3, 'three changes');
+		const [insert, update, del] = got;
+		expect(insert).toMatchObject({
+			type: 'broadcast',
+			event: 'INSERT',
+			payload: {
+				operation: 'INSERT',
+				table: 'items',
+				schema: 'public',
+				record: { id: 7, name: 'seven' },
+				old_record: null
+			}
+		});
+		// As on Supabase: the message id is in the payload and in meta.
+		expect(insert.payload.id).toEqual(insert.meta?.id);
+		const { rows } = await stack.db.query('select id from realtime.messages where id = $1', [
+			insert.meta?.id
+		]);
+		expect(rows).toHaveLength(1);
+		expect(update.payload).toMatchObject({
+			operation: 'UPDATE',
+			record: { name: 'SEVEN' },
+			old_record: { name: 'seven' }
+		});
+		expect(del.payload).toMatchObject({ operation: 'DELETE', record: null, old_record: { id: 7 } });
+		// The message was private: the public join of the same name saw none of it.
+		expect(publicJoin).toEqual([]);
+	});
+
+	test('realtime.send() messages arrive once each, in commit order; rolled-back ones never', async () => {
+		const got = await listen('feed', false);
+		const expected: number[] = [];
+		// Committed one by one from different connections, and several in one transaction.
+		for (let n = 1; n <= 15; n++) {
+			await stack.db.query(`select realtime.send(jsonb_build_object('n', $1::int), 'tick', 'feed', false)`, [
+				n
+			]);
+			expected.push(n);
+		}
+		const client = await stack.db.connect();
+		try {
+			await client.query('begin');
+			for (let n = 16; n <= 20; n++) {
+				await client.query(`select realtime.send(jsonb_build_object('n', $1::int), 'tick', 'feed', false)`, [
+					n
+				]);
+				expected.push(n);
+			}
+			await client.query('commit');
+			await client.query('begin');
+			await client.query(`select realtime.send('{"n": -1}'::jsonb, 'tick', 'feed', false)`);
+			await client.query('rollback');
+		} finally {
+			client.release();
+		}
+		await stack.db.query(`select realtime.send('{"n": 21}'::jsonb, 'tick', 'feed', false)`);
+		expected.push(21);
+		await until(() => got.some((m) => m.payload.n === 21), 'the last message');
+		expect(got.map((m) => m.payload.n)).toEqual(expected);
+		expect(new Set(got.map((m) => m.meta?.id)).size).toBe(expected.length);
+	});
+
+	test('the listener reconnects after its connection is killed', async () => {
+		const got = await listen('after-kill', false);
+		const before = await stack.db.query(
+			`select pid from pg_stat_activity where application_name = 'parley_realtime_listener'`
+		);
+		expect(before.rows).toHaveLength(1);
+		await stack.db.query('select pg_terminate_backend($1)', [before.rows[0].pid]);
+		let listening = false;
+		const deadline = Date.now() + 15_000;
+		while (!listening && Date.now() < deadline) {
+			const { rows } = await stack.db.query(
+				`select pid from pg_stat_activity where application_name = 'parley_realtime_listener' and pid <> $1
+				 and query ilike 'listen%'`,
+				[before.rows[0].pid]
+			);
+			listening = rows.length === 1;
+			if (!listening) await new Promise((r) => setTimeout(r, 20));
+		}
+		expect(listening).toBe(true);
+		await stack.db.query(`select realtime.send('{"back": true}'::jsonb, 'e', 'after-kill', false)`);
+		await until(() => got.length === 1, 'a message after reconnecting');
+		expect(got[0].payload).toMatchObject({ back: true });
+	});
+
+	test('the janitor deletes messages past the retention window', async () => {
+		await stack.db.query(`
+			insert into realtime.messages (topic, extension, event, payload, inserted_at)
+			values ('old', 'broadcast', 'e', '{}', now() - interval '4 days'),
+			       ('new', 'broadcast', 'e', '{}', now())`);
+		expect(await stack.service.purge()).toBeGreaterThanOrEqual(1);
+		const { rows } = await stack.db.query(
+			`select topic from realtime.messages where topic in ('old', 'new')`
+		);
+		expect(rows.map((r) => r.topic)).toEqual(['new']);
+	});
+});
