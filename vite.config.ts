@@ -10,6 +10,7 @@ export default defineConfig({
 		include: [
 			'src/**/*.test.ts',
 			'stack/**/*.test.ts',
+			'supabase/tests/**/*.test.ts',
 			'worker/**/*.test.ts',
 			'tests/integration/**/*.test.ts'
 		],
