@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import {
+	aggregateReactions,
+	conversationName,
+	deriveStatus,
+	normalizeMessage,
+	normalizeParticipant,
+	orderIds
+} from './derive.ts';
+
+const p = (user_id: string, last_delivered_seq: number, last_read_seq: number) => ({
+	user_id,
+	last_delivered_seq,
+	last_read_seq
+});
+
+describe('deriveStatus', () => {
+	it('follows the recipient watermark in a direct chat', () => {
+		expect(deriveStatus(5, 'me', [p('me', 9, 9), p('bob', 4, 3)]).status).toBe('sent');
+		expect(deriveStatus(5, 'me', [p('me', 0, 0), p('bob', 5, 3)]).status).toBe('delivered');
+		expect(deriveStatus(5, 'me', [p('me', 0, 0), p('bob', 7, 5)])).toEqual({
+			status: 'read',
+			readBy: 1,
+			deliveredTo: 1,
+			recipients: 1
+		});
+	});
+
+	it('counts "read by N of M" in groups and needs everyone for read / delivered', () => {
+		const group = [p('me', 0, 0), p('bob', 10, 10), p('carol', 10, 2), p('dave', 1, 1)];
+		expect(deriveStatus(5, 'me', group)).toEqual({
+			status: 'sent',
+			readBy: 1,
+			deliveredTo: 2,
+			recipients: 3
+		});
+		group[3] = p('dave', 6, 1);
+		expect(deriveStatus(5, 'me', group)).toEqual({
+			status: 'delivered',
+			readBy: 1,
+			deliveredTo: 3,
+			recipients: 3
+		});
+		group[2] = p('carol', 10, 8);
+		group[3] = p('dave', 6, 6);
+		expect(deriveStatus(5, 'me', group).status).toBe('read');
+	});
+
+	it('treats read as delivered even if the delivered watermark lags', () => {
+		expect(deriveStatus(5, 'me', [p('bob', 0, 5)]).status).toBe('read');
+		expect(deriveStatus(5, 'me', [p('bob', 0, 5), p('carol', 0, 0)])).toMatchObject({
+			deliveredTo: 1,
+			readBy: 1
+		});
+	});
+
+	it('stays sent when nobody else is in the conversation', () => {
+		expect(deriveStatus(1, 'me', [p('me', 1, 1)])).toEqual({
+			status: 'sent',
+			readBy: 0,
+			deliveredTo: 0,
+			recipients: 0
+		});
+	});
+});
+
+describe('aggregateReactions', () => {
+	it('groups by emoji in first-use order with counts, users and mine', () => {
+		const rows = [
+			{ message_id: 'm', user_id: 'bob', emoji: '👍' },
+			{ message_id: 'm', user_id: 'me', emoji: '❤️' },
+			{ message_id: 'm', user_id: 'me', emoji: '👍' },
+			{ message_id: 'm', user_id: 'bob', emoji: '👍' }
+		];
+		expect(aggregateReactions(rows, 'me')).toEqual([
+			{ emoji: '👍', count: 2, mine: true, users: ['bob', 'me'] },
+			{ emoji: '❤️', count: 1, mine: true, users: ['me'] }
+		]);
+		expect(aggregateReactions(rows, 'carol').every((r) => !r.mine)).toBe(true);
+		expect(aggregateReactions([], 'me')).toEqual([]);
+	});
+});
+
+describe('orderIds', () => {
+	it('orders stored ids by seq, keeps optimistic ones last in order, drops duplicates', () => {
+		const seqs: Record<string, number | null> = { a: 3, b: 1, p1: null, c: 2, p2: null };
+		expect(orderIds(['p1', 'a', 'b', 'p2', 'c', 'a'], (id) => seqs[id])).toEqual(['b', 'c', 'a', 'p1', 'p2']);
+	});
+});
+
+describe('normalisers', () => {
+	it('reads bigint seqs sent as strings, JSON-encoded encryption and {record} wrappers', () => {
+		const row = normalizeMessage({
+			record: {
+				id: 'm1',
+				conversation_id: 'c1',
+				sender_id: 'u1',
+				seq: '42',
+				content_encrypted: 'x',
+				encryption: '{"epoch":2,"nonce":"n"}',
+				client_id: 'k',
+				created_at: '2030-01-01T00:00:00Z'
+			}
+		});
+		expect(row).toMatchObject({
+			id: 'm1',
+			seq: 42,
+			encryption: { epoch: 2, nonce: 'n' },
+			message_type: 'text',
+			deleted_at: null
+		});
+	});
+
+	it('reads participants with flat or nested profile fields', () => {
+		expect(
+			normalizeParticipant({ user_id: 'u', role: 'admin', last_read_seq: '3', username: 'ann' })
+		).toMatchObject({
+			user_id: 'u',
+			role: 'admin',
+			last_read_seq: 3,
+			username: 'ann'
+		});
+		expect(
+			normalizeParticipant({
+				user_id: 'u',
+				profile: { username: 'bo', display_name: 'Bo', public_key: 'pk' }
+			})
+		).toMatchObject({ username: 'bo', display_name: 'Bo', public_key: 'pk', role: 'member' });
+	});
+
+	it('names direct chats after the other person and groups by title', () => {
+		const people = [
+			normalizeParticipant({ user_id: 'me', username: 'me' }),
+			normalizeParticipant({ user_id: 'b', username: 'bob', display_name: 'Bob' })
+		];
+		expect(conversationName({ kind: 'direct', title: null }, people, 'me')).toBe('Bob');
+		expect(conversationName({ kind: 'group', title: 'Team' }, people, 'me')).toBe('Team');
+	});
+});

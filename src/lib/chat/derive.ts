@@ -1,0 +1,192 @@
+/**
+ * Pure functions of the chat state: normalising rows from RPC and Realtime payloads, deriving
+ * message statuses from watermarks, aggregating reactions and ordering a conversation's ids.
+ * Kept apart from the store so they are tested without any client.
+ */
+import type {
+	ConversationKind,
+	ConversationRow,
+	MessageEncryption,
+	MessageRow,
+	MessageStatus,
+	MessageType,
+	ParticipantView,
+	ReactionRow,
+	ReactionView,
+	Role
+} from './types.ts';
+
+type Raw = Record<string, unknown>;
+
+function str(v: unknown): string | null {
+	return typeof v === 'string' ? v : null;
+}
+
+function num(v: unknown, fallback = 0): number {
+	if (typeof v === 'number') return v;
+	if (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))) return Number(v);
+	return fallback;
+}
+
+function parseJson(v: unknown): unknown {
+	if (typeof v !== 'string') return v;
+	try {
+		return JSON.parse(v);
+	} catch {
+		return null;
+	}
+}
+
+/** `messages.encryption`, or null when absent or malformed. */
+export function normalizeEncryption(v: unknown): MessageEncryption | null {
+	const e = parseJson(v) as Raw | null;
+	if (!e || typeof e !== 'object' || typeof e.nonce !== 'string') return null;
+	return { epoch: num(e.epoch), nonce: e.nonce };
+}
+
+/**
+ * A message row from any source (RPC result, Realtime payload — possibly wrapped as `{record}`),
+ * with `seq` as a number even if bigint arrived as a string.
+ */
+export function normalizeMessage(raw: unknown): MessageRow {
+	let r = raw as Raw;
+	if (r && typeof r === 'object' && r.record && typeof r.record === 'object') r = r.record as Raw;
+	return {
+		id: String(r.id),
+		conversation_id: String(r.conversation_id),
+		sender_id: String(r.sender_id),
+		seq: num(r.seq),
+		content_encrypted: str(r.content_encrypted),
+		message_type: (str(r.message_type) ?? 'text') as MessageType,
+		attachment: parseJson(r.attachment) ?? null,
+		encryption: normalizeEncryption(r.encryption),
+		reply_to_id: str(r.reply_to_id),
+		client_id: str(r.client_id),
+		created_at: str(r.created_at) ?? new Date().toISOString(),
+		edited_at: str(r.edited_at),
+		deleted_at: str(r.deleted_at)
+	};
+}
+
+/**
+ * A participant from `get_conversation` / `list_conversations`, whose profile fields may be flat or
+ * nested under `profile` / `profiles`.
+ */
+export function normalizeParticipant(raw: unknown): ParticipantView {
+	const r = raw as Raw;
+	const profile = ((r.profile ?? r.profiles ?? {}) as Raw) || {};
+	const pick = (key: string) => str(r[key]) ?? str(profile[key]);
+	return {
+		user_id: String(r.user_id ?? profile.id ?? r.id),
+		role: (str(r.role) ?? 'member') as Role,
+		joined_at: str(r.joined_at),
+		last_delivered_seq: num(r.last_delivered_seq),
+		last_read_seq: num(r.last_read_seq),
+		username: pick('username'),
+		display_name: pick('display_name'),
+		avatar_url: pick('avatar_url'),
+		public_key: pick('public_key')
+	};
+}
+
+/** The conversation columns of a `conversations` row or of a `get_conversation` / `list_conversations` item. */
+export function normalizeConversation(raw: unknown): ConversationRow {
+	const r = raw as Raw;
+	return {
+		id: String(r.id),
+		kind: (str(r.kind) ?? 'direct') as ConversationKind,
+		title: str(r.title),
+		created_by: str(r.created_by),
+		last_seq: num(r.last_seq),
+		last_message_at: str(r.last_message_at),
+		key_epoch: num(r.key_epoch),
+		created_at: str(r.created_at) ?? new Date(0).toISOString(),
+		updated_at: str(r.updated_at) ?? str(r.created_at) ?? new Date(0).toISOString()
+	};
+}
+
+export interface DerivedStatus {
+	status: MessageStatus;
+	readBy: number;
+	deliveredTo: number;
+	recipients: number;
+}
+
+/**
+ * A stored message's status from the other participants' watermarks (docs/chat-api.md): `read`
+ * once every recipient has read it, `delivered` once every recipient has it, else `sent`. `readBy`
+ * gives groups their "read by N of M". Only meaningful for my own messages.
+ */
+export function deriveStatus(
+	seq: number,
+	senderId: string,
+	participants: readonly Pick<ParticipantView, 'user_id' | 'last_delivered_seq' | 'last_read_seq'>[]
+): DerivedStatus {
+	let recipients = 0;
+	let readBy = 0;
+	let deliveredTo = 0;
+	for (const p of participants) {
+		if (p.user_id === senderId) continue;
+		recipients++;
+		// Read implies delivered, even if a stale event says otherwise.
+		if (p.last_read_seq >= seq) {
+			readBy++;
+			deliveredTo++;
+		} else if (p.last_delivered_seq >= seq) {
+			deliveredTo++;
+		}
+	}
+	let status: MessageStatus = 'sent';
+	if (recipients > 0 && readBy === recipients) status = 'read';
+	else if (recipients > 0 && deliveredTo === recipients) status = 'delivered';
+	return { status, readBy, deliveredTo, recipients };
+}
+
+/** Reactions grouped by emoji, in order of each emoji's first use, with counts, who and whether I did. */
+export function aggregateReactions(rows: readonly ReactionRow[], me: string): ReactionView[] {
+	const byEmoji = new Map<string, ReactionView>();
+	for (const row of rows) {
+		let view = byEmoji.get(row.emoji);
+		if (!view) {
+			view = { emoji: row.emoji, count: 0, mine: false, users: [] };
+			byEmoji.set(row.emoji, view);
+		}
+		if (view.users.includes(row.user_id)) continue;
+		view.users.push(row.user_id);
+		view.count++;
+		if (row.user_id === me) view.mine = true;
+	}
+	return [...byEmoji.values()];
+}
+
+/**
+ * A conversation's ids in display order: stored messages by ascending `seq`, then optimistic ones
+ * (no `seq`) in the order they were sent. Duplicates are dropped.
+ */
+export function orderIds(ids: readonly string[], seqOf: (id: string) => number | null | undefined): string[] {
+	const stored: { id: string; seq: number }[] = [];
+	const pending: string[] = [];
+	const seen = new Set<string>();
+	for (const id of ids) {
+		if (seen.has(id)) continue;
+		seen.add(id);
+		const seq = seqOf(id);
+		if (seq == null) pending.push(id);
+		else stored.push({ id, seq });
+	}
+	stored.sort((a, b) => a.seq - b.seq);
+	return [...stored.map((s) => s.id), ...pending];
+}
+
+/** A conversation's display name: the title, or the other person in a direct chat. */
+export function conversationName(
+	conversation: Pick<ConversationRow, 'kind' | 'title'>,
+	participants: readonly ParticipantView[],
+	me: string
+): string {
+	if (conversation.title) return conversation.title;
+	const others = participants.filter((p) => p.user_id !== me);
+	const names = others.map((p) => p.display_name || p.username || 'Unknown');
+	if (names.length === 0) return conversation.kind === 'direct' ? 'Just you' : 'Empty group';
+	return names.join(', ');
+}

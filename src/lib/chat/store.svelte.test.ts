@@ -1,0 +1,457 @@
+import { IDBFactory } from 'fake-indexeddb';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { sealText } from '../crypto/e2ee.ts';
+import { Keyring } from '../crypto/keyring.svelte.ts';
+import { FakeChatServer } from './testing/fake-chat-server.ts';
+import { FakeRpcError, type FakeSupabase } from './testing/fake-supabase.ts';
+import { Outbox } from './outbox.ts';
+import { ChatStore } from './store.svelte.ts';
+
+const C1 = 'c1';
+
+interface World {
+	server: FakeChatServer;
+	alice: FakeSupabase;
+	store: ChatStore;
+	idb: IDBFactory;
+	/** Bob's device: sends encrypted messages straight into the fake database. */
+	bobSays(text: string, conversationId?: string): Promise<Record<string, unknown>>;
+	channel(conversationId?: string): ReturnType<FakeSupabase['channelFor']> & object;
+}
+
+const stores: ChatStore[] = [];
+afterEach(() => {
+	vi.useRealTimers();
+	for (const s of stores.splice(0)) s.stop();
+});
+
+async function world(options: { members?: string[]; kind?: 'direct' | 'group' } = {}): Promise<World> {
+	const server = new FakeChatServer();
+	const members = options.members ?? ['alice', 'bob'];
+	for (const id of members) server.addUser(id);
+	server.addConversation(C1, options.kind ?? 'direct', members, options.kind === 'group' ? 'Team' : null);
+	const bob = server.client('bob');
+	const bobRing = new Keyring(new IDBFactory());
+	await bobRing.ensureIdentity(bob.client, 'bob');
+	const alice = server.client('alice');
+	const idb = new IDBFactory();
+	const store = new ChatStore({ indexedDB: idb, receiptDelayMs: 5 });
+	stores.push(store);
+	await store.start(alice.client, 'alice');
+	alice.channelFor('user:alice')!.setStatus('SUBSCRIBED');
+	return {
+		server,
+		alice,
+		store,
+		idb,
+		async bobSays(text, conversationId = C1) {
+			const epoch = Number(server.conversation(conversationId).key_epoch);
+			const key = await bobRing.conversationKey(conversationId, epoch);
+			const sealed = sealText(key!, text);
+			return server.insertMessage('bob', {
+				conversation_id: conversationId,
+				content_encrypted: sealed.ciphertext,
+				encryption: { epoch, nonce: sealed.nonce },
+				client_id: crypto.randomUUID()
+			});
+		},
+		channel(conversationId = C1) {
+			const ch = alice.channelFor(`conversation:${conversationId}`);
+			if (!ch) throw new Error(`no channel for ${conversationId}`);
+			return ch;
+		}
+	};
+}
+
+const texts = (store: ChatStore, id = C1) => store.messagesOf(id).map((m) => m.text);
+
+describe('ChatStore: loading', () => {
+	it('starts with a published identity, Realtime auth and the inbox channel', async () => {
+		const w = await world();
+		expect(w.alice.authSet).toBe(1);
+		expect(w.store.keyring.ready).toBe(true);
+		expect(w.server.db.table('profiles').find((p) => p.id === 'alice')!.public_key).toBe(
+			w.store.keyring.publicKey
+		);
+		expect(w.store.conversations.map((c) => c.id)).toEqual([C1]);
+		expect(w.store.conversations[0].name).toBe('Bob');
+		expect(w.store.online).toBe(true);
+		w.alice.channelFor('user:alice')!.setStatus('CHANNEL_ERROR');
+		expect(w.store.online).toBe(false);
+	});
+
+	it('opens the newest page decrypted, subscribes privately and pages older history', async () => {
+		const w = await world();
+		for (let i = 1; i <= 60; i++) await w.bobSays(`m${i}`);
+		await w.store.open(C1);
+		expect(texts(w.store)).toEqual(Array.from({ length: 50 }, (_, i) => `m${i + 11}`));
+		expect(w.store.hasMore[C1]).toBe(true);
+		expect(w.channel().options).toEqual({
+			config: { private: true, presence: { key: 'alice' }, broadcast: { self: false } }
+		});
+		expect(await w.store.loadOlder(C1)).toBe(10);
+		expect(texts(w.store)).toEqual(Array.from({ length: 60 }, (_, i) => `m${i + 1}`));
+		expect(w.store.hasMore[C1]).toBe(false);
+		expect(w.store.conversations[0].preview).toBe('m60');
+	});
+
+	it('catches up with get_messages(after_seq) when the channel (re)subscribes', async () => {
+		const w = await world();
+		await w.bobSays('before');
+		await w.store.open(C1);
+		// Sent while the broadcast was missed.
+		await w.bobSays('missed 1');
+		await w.bobSays('missed 2');
+		w.channel().setStatus('SUBSCRIBED');
+		await vi.waitFor(() => expect(texts(w.store)).toEqual(['before', 'missed 1', 'missed 2']));
+		expect(w.alice.callsOf('get_messages').at(-1)).toMatchObject({ after_seq: 1 });
+		expect(w.channel().tracked[0]).toMatchObject({ user_id: 'alice' });
+	});
+});
+
+describe('ChatStore: sending', () => {
+	it('shows a message at once and replaces it with the stored row', async () => {
+		const w = await world();
+		await w.store.open(C1);
+		const sending = w.store.send(C1, 'hello');
+		// Optimistic: there before any network round trip.
+		const [pending] = w.store.messagesOf(C1);
+		expect(pending).toMatchObject({ text: 'hello', status: 'pending', seq: null, sender_id: 'alice' });
+		const clientId = await sending;
+		expect(pending.id).toBe(clientId);
+		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].seq).toBe(1));
+		const [stored] = w.store.messagesOf(C1);
+		expect(stored).toMatchObject({ text: 'hello', status: 'sent', client_id: clientId });
+		expect(stored.id).not.toBe(clientId);
+		expect(w.store.messagesById[clientId]).toBeUndefined();
+		// The server got ciphertext only.
+		const row = w.server.messages(C1)[0];
+		expect(String(row.content_encrypted)).not.toContain('hello');
+		expect(row.encryption).toMatchObject({ epoch: 0 });
+	});
+
+	it('never shows a duplicate when the broadcast arrives before the RPC reply', async () => {
+		const w = await world();
+		await w.store.open(C1);
+		let release!: () => void;
+		w.server.sendGate = new Promise((r) => (release = r));
+		const clientId = await w.store.send(C1, 'race');
+		await vi.waitFor(() => expect(w.server.messages(C1)).toHaveLength(1));
+		w.channel().emit('message_created', w.server.messages(C1)[0]);
+		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].seq).toBe(1));
+		expect(w.store.idsByConversation[C1]).toHaveLength(1);
+		release();
+		await vi.waitFor(async () => expect(await new Outbox('alice', w.idb).all()).toEqual([]));
+		expect(w.store.idsByConversation[C1]).toHaveLength(1);
+		expect(w.store.messagesOf(C1)[0]).toMatchObject({ text: 'race', client_id: clientId, status: 'sent' });
+		// And the reverse order: reply first, broadcast late.
+		w.server.sendGate = null;
+		await w.store.send(C1, 'second');
+		await vi.waitFor(() => expect(w.store.messagesOf(C1)[1].seq).toBe(2));
+		w.channel().emit('message_created', w.server.messages(C1)[1]);
+		await new Promise((r) => setTimeout(r, 10));
+		expect(texts(w.store)).toEqual(['race', 'second']);
+	});
+
+	it('marks refused messages failed, and retries or discards them', async () => {
+		const w = await world();
+		await w.store.open(C1);
+		const realSend = w.alice.rpcHandlers.send_message;
+		w.alice.rpcHandlers.send_message = () => {
+			throw new FakeRpcError(400, 'content_required', 'Say something');
+		};
+		const a = await w.store.send(C1, 'first');
+		const b = await w.store.send(C1, 'second');
+		await vi.waitFor(() => expect(w.store.messagesById[b]?.status).toBe('failed'));
+		expect(w.store.messagesById[a]).toMatchObject({ status: 'failed', error: 'Say something' });
+
+		w.alice.rpcHandlers.send_message = realSend;
+		await w.store.retry(a);
+		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].seq).toBe(1));
+		expect(w.store.messagesById[b].status).toBe('failed');
+		await w.store.discard(b);
+		expect(texts(w.store)).toEqual(['first']);
+		expect(await new Outbox('alice', w.idb).all()).toEqual([]);
+		expect(w.server.messages(C1)).toHaveLength(1);
+	});
+
+	it('queues offline sends as pending and drains them in order on reconnect, then catches up', async () => {
+		const w = await world();
+		await w.bobSays('hi');
+		await w.store.open(C1);
+		w.store.setBrowserOnline(false);
+		w.alice.offline = true;
+		expect(w.store.online).toBe(false);
+		await w.store.send(C1, 'one');
+		await w.store.send(C1, 'two');
+		await w.store.send(C1, 'three');
+		expect(
+			w.store
+				.messagesOf(C1)
+				.slice(1)
+				.map((m) => m.status)
+		).toEqual(['pending', 'pending', 'pending']);
+		expect((await new Outbox('alice', w.idb).all()).length).toBe(3);
+		expect(w.alice.callsOf('send_message')).toHaveLength(0);
+		await w.bobSays('while you were away');
+
+		w.alice.offline = false;
+		w.store.setBrowserOnline(true);
+		await vi.waitFor(() => expect(w.server.messages(C1)).toHaveLength(5));
+		await vi.waitFor(() => expect(w.store.messagesOf(C1).every((m) => m.seq !== null)).toBe(true));
+		// Bob's message got its seq first; mine follow in the order I wrote them.
+		expect(w.server.messages(C1).map((m) => m.sender_id)).toEqual(['bob', 'bob', 'alice', 'alice', 'alice']);
+		expect(texts(w.store)).toEqual(['hi', 'while you were away', 'one', 'two', 'three']);
+		expect(await new Outbox('alice', w.idb).all()).toEqual([]);
+	});
+
+	it('does not duplicate a send accepted just before the connection dropped', async () => {
+		const w = await world();
+		await w.store.open(C1);
+		const realSend = w.alice.rpcHandlers.send_message;
+		w.alice.rpcHandlers.send_message = async (args, me) => {
+			await realSend(args, me);
+			throw new FakeRpcError(0, 'fetch_failed', 'TypeError: fetch failed');
+		};
+		const clientId = await w.store.send(C1, 'once');
+		await vi.waitFor(() => expect(w.alice.callsOf('send_message')).toHaveLength(1));
+		await new Promise((r) => setTimeout(r, 10));
+		expect(w.store.messagesById[clientId].status).toBe('pending');
+		w.alice.rpcHandlers.send_message = realSend;
+		w.store.setBrowserOnline(false);
+		w.store.setBrowserOnline(true);
+		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].seq).toBe(1));
+		expect(w.server.messages(C1)).toHaveLength(1);
+		expect(w.alice.callsOf('send_message').map((c) => c.client_id)).toEqual([clientId, clientId]);
+		expect(w.store.idsByConversation[C1]).toHaveLength(1);
+	});
+
+	it('keeps the outbox across a reload and sends it when back online', async () => {
+		const w = await world();
+		await w.store.open(C1);
+		w.store.setBrowserOnline(false);
+		const clientId = await w.store.send(C1, 'survives');
+		w.store.stop();
+
+		const again = new ChatStore({ indexedDB: w.idb, receiptDelayMs: 5 });
+		stores.push(again);
+		// The "page" comes back offline: the entry shows as pending, decrypted from the outbox.
+		w.alice.offline = true;
+		const started = again.start(w.alice.client, 'alice');
+		await vi.waitFor(() => expect(again.messagesById[clientId]).toMatchObject({ status: 'pending' }));
+		w.alice.offline = false;
+		await started.catch(() => undefined);
+		again.setBrowserOnline(false);
+		again.setBrowserOnline(true);
+		await vi.waitFor(() => expect(w.server.messages(C1)).toHaveLength(1));
+		await vi.waitFor(() => expect(again.messagesById[clientId]).toBeUndefined());
+		await again.open(C1);
+		expect(texts(again)).toEqual(['survives']);
+	});
+});
+
+describe('ChatStore: receipts and statuses', () => {
+	it('derives ✓, ✓✓ and read from receipt events', async () => {
+		const w = await world();
+		await w.store.open(C1);
+		await w.store.send(C1, 'status?');
+		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].status).toBe('sent'));
+		w.channel().emit('receipt_updated', {
+			conversation_id: C1,
+			user_id: 'bob',
+			last_delivered_seq: 1,
+			last_read_seq: 0
+		});
+		expect(w.store.messagesOf(C1)[0].status).toBe('delivered');
+		w.channel().emit('receipt_updated', {
+			conversation_id: C1,
+			user_id: 'bob',
+			last_delivered_seq: 1,
+			last_read_seq: 1
+		});
+		expect(w.store.messagesOf(C1)[0]).toMatchObject({ status: 'read', readBy: 1, recipients: 1 });
+		// A stale event does not move watermarks back.
+		w.channel().emit('receipt_updated', {
+			conversation_id: C1,
+			user_id: 'bob',
+			last_delivered_seq: 0,
+			last_read_seq: 0
+		});
+		expect(w.store.messagesOf(C1)[0].status).toBe('read');
+	});
+
+	it('shows "read by N of M" in groups', async () => {
+		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
+		await w.store.open(C1);
+		await w.store.send(C1, 'team');
+		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].seq).toBe(1));
+		w.channel().emit('receipt_updated', { user_id: 'bob', last_delivered_seq: 1, last_read_seq: 1 });
+		expect(w.store.messagesOf(C1)[0]).toMatchObject({
+			status: 'sent',
+			readBy: 1,
+			deliveredTo: 1,
+			recipients: 2
+		});
+		w.channel().emit('receipt_updated', { user_id: 'carol', last_delivered_seq: 1, last_read_seq: 0 });
+		expect(w.store.messagesOf(C1)[0]).toMatchObject({ status: 'delivered', readBy: 1, recipients: 2 });
+		w.channel().emit('receipt_updated', { user_id: 'carol', last_delivered_seq: 1, last_read_seq: 1 });
+		expect(w.store.messagesOf(C1)[0]).toMatchObject({ status: 'read', readBy: 2 });
+	});
+
+	it('batches delivered receipts for received messages and read receipts from markSeen', async () => {
+		const w = await world();
+		await w.store.open(C1);
+		const m1 = await w.bobSays('a');
+		const m2 = await w.bobSays('b');
+		w.channel().emit('message_created', m1);
+		w.channel().emit('message_created', m2);
+		await vi.waitFor(() =>
+			expect(w.alice.callsOf('mark_delivered')).toEqual([{ conversation_id: C1, up_to_seq: 2 }])
+		);
+		expect(w.server.participant(C1, 'alice')!.last_delivered_seq).toBe(2);
+		w.store.markSeen(C1);
+		w.store.markSeen(C1);
+		await vi.waitFor(() =>
+			expect(w.alice.callsOf('mark_read')).toEqual([{ conversation_id: C1, up_to_seq: 2 }])
+		);
+		expect(w.store.conversations[0].unread_count).toBe(0);
+		// Nothing new: no more calls.
+		w.store.markSeen(C1);
+		await w.store.flushReceipts();
+		expect(w.alice.callsOf('mark_read')).toHaveLength(1);
+	});
+});
+
+describe('ChatStore: live events', () => {
+	it('aggregates reactions from history, my own and live changes', async () => {
+		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
+		const m = await w.bobSays('react to me');
+		w.server.db
+			.table('message_reactions')
+			.push({ message_id: m.id, user_id: 'carol', emoji: '👍', created_at: w.server.tick() });
+		await w.store.open(C1);
+		const id = String(m.id);
+		expect(w.store.messagesById[id].reactions).toEqual([
+			{ emoji: '👍', count: 1, mine: false, users: ['carol'] }
+		]);
+		await w.store.react(id, '👍');
+		expect(w.store.messagesById[id].reactions[0]).toMatchObject({ count: 2, mine: true });
+		w.channel().emit('reaction_changed', { message_id: id, user_id: 'bob', emoji: '🎉', op: 'added' });
+		w.channel().emit('reaction_changed', { message_id: id, user_id: 'carol', emoji: '👍', op: 'removed' });
+		// My own change echoed back must not count twice.
+		w.channel().emit('reaction_changed', { message_id: id, user_id: 'alice', emoji: '👍', op: 'added' });
+		expect(w.store.messagesById[id].reactions).toEqual([
+			{ emoji: '👍', count: 1, mine: true, users: ['alice'] },
+			{ emoji: '🎉', count: 1, mine: false, users: ['bob'] }
+		]);
+		w.alice.rpcHandlers.add_reaction = () => {
+			throw new FakeRpcError(400, 'invalid_emoji');
+		};
+		await expect(w.store.react(id, 'nope')).rejects.toThrow();
+		expect(w.store.messagesById[id].reactions.map((r) => r.emoji)).toEqual(['👍', '🎉']);
+	});
+
+	it('shows who types, drops them after silence, and throttles my own typing', async () => {
+		const w = await world();
+		await w.store.open(C1);
+		vi.useFakeTimers();
+		const ch = w.channel();
+		ch.emit('typing', { user_id: 'bob', display_name: 'Bob', is_typing: true });
+		expect(w.store.typing[C1]).toEqual([{ userId: 'bob', name: 'Bob' }]);
+		vi.advanceTimersByTime(3000);
+		ch.emit('typing', { user_id: 'bob', display_name: 'Bob', is_typing: true });
+		vi.advanceTimersByTime(3000);
+		expect(w.store.typing[C1]).toHaveLength(1);
+		vi.advanceTimersByTime(1001);
+		expect(w.store.typing[C1]).toEqual([]);
+		ch.emit('typing', { user_id: 'bob', is_typing: true });
+		ch.emit('typing', { user_id: 'bob', is_typing: false });
+		expect(w.store.typing[C1]).toEqual([]);
+
+		const typingSent = () =>
+			ch.sent.filter((s) => s.event === 'typing').map((s) => (s.payload as { is_typing: boolean }).is_typing);
+		w.store.setTyping(C1, true);
+		vi.advanceTimersByTime(500);
+		w.store.setTyping(C1, true);
+		vi.advanceTimersByTime(500);
+		w.store.setTyping(C1, true);
+		expect(typingSent()).toEqual([true]);
+		vi.advanceTimersByTime(1100);
+		w.store.setTyping(C1, true);
+		expect(typingSent()).toEqual([true, true]);
+		vi.advanceTimersByTime(4000);
+		expect(typingSent()).toEqual([true, true, false]);
+		w.store.setTyping(C1, true);
+		vi.useRealTimers();
+		await w.store.send(C1, 'done typing');
+		expect(typingSent()).toEqual([true, true, false, true, false]);
+		expect(ch.sent.at(-1)!.payload).toMatchObject({ user_id: 'alice' });
+	});
+
+	it('tracks presence from the channel state', async () => {
+		const w = await world();
+		await w.store.open(C1);
+		w.channel().syncPresence({ alice: [{ user_id: 'alice' }], bob: [{ user_id: 'bob' }] });
+		expect([...w.store.presence[C1]].sort()).toEqual(['alice', 'bob']);
+		w.channel().syncPresence({ alice: [{ user_id: 'alice' }] });
+		expect([...w.store.presence[C1]]).toEqual(['alice']);
+	});
+
+	it('keeps the inbox live: unread counts, decrypted previews, order and delivery', async () => {
+		const w = await world();
+		w.server.addUser('carol');
+		w.server.addConversation('c2', 'direct', ['alice', 'carol']);
+		await w.store.loadConversations();
+		const m = await w.bobSays('ping');
+		w.alice.channelFor('user:alice')!.emit('inbox', { conversation_id: C1, seq: m.seq, sender_id: 'bob' });
+		await vi.waitFor(() =>
+			expect(w.store.conversations[0]).toMatchObject({ id: C1, unread_count: 1, preview: 'ping' })
+		);
+		await vi.waitFor(() =>
+			expect(w.alice.callsOf('mark_delivered')).toEqual([{ conversation_id: C1, up_to_seq: 1 }])
+		);
+
+		// A conversation this page did not know about shows up.
+		w.server.addConversation('c3', 'group', ['bob', 'alice'], 'New group');
+		w.alice.channelFor('user:alice')!.emit('conversation_added', { conversation_id: 'c3' });
+		await vi.waitFor(() => expect(w.store.conversations.map((c) => c.name)).toContain('New group'));
+		w.alice.channelFor('user:alice')!.emit('conversation_removed', { conversation_id: 'c3' });
+		expect(w.store.conversations.map((c) => c.id)).not.toContain('c3');
+	});
+
+	it('applies edits and deletions, and uses a fresh key after a member is removed', async () => {
+		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
+		await w.store.open(C1);
+		await w.store.send(C1, 'draft');
+		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].seq).toBe(1));
+		const id = w.store.messagesOf(C1)[0].id;
+		await w.store.edit(id, 'final');
+		expect(w.store.messagesById[id]).toMatchObject({ text: 'final' });
+		expect(w.store.messagesById[id].edited_at).not.toBeNull();
+
+		await w.store.removeMember(C1, 'carol');
+		expect(w.store.conversations[0].key_epoch).toBe(1);
+		expect(w.store.participants[C1].map((p) => p.user_id).sort()).toEqual(['alice', 'bob']);
+		await w.store.send(C1, 'after rotation');
+		await vi.waitFor(() => expect(w.server.messages(C1)).toHaveLength(2));
+		expect(w.server.messages(C1)[1].encryption).toMatchObject({ epoch: 1 });
+		const epoch1 = w.server.db.table('conversation_keys').filter((k) => k.epoch === 1);
+		expect(epoch1.map((k) => k.user_id).sort()).toEqual(['alice', 'bob']);
+
+		await w.store.remove(id);
+		expect(w.store.messagesById[id]).toMatchObject({ text: null, undecryptable: false });
+		expect(w.store.messagesById[id].deleted_at).not.toBeNull();
+	});
+});
+
+describe('ChatStore: gaps', () => {
+	it('fetches messages a lost broadcast skipped when a later one arrives', async () => {
+		const w = await world();
+		await w.bobSays('one');
+		await w.store.open(C1);
+		await w.bobSays('two (broadcast lost)');
+		const three = await w.bobSays('three');
+		w.channel().emit('message_created', three);
+		await vi.waitFor(() => expect(texts(w.store)).toEqual(['one', 'two (broadcast lost)', 'three']));
+	});
+});

@@ -1,0 +1,1398 @@
+/**
+ * The shared reactive chat state of a signed-in page (see docs/app-architecture.md).
+ *
+ * It talks to the database contract (docs/chat-api.md) through supabase-js: RPCs for everything
+ * that changes or reads chat data, private Realtime channels for live events (`user:<me>` for the
+ * inbox, `conversation:<id>` for each open conversation, with presence and typing). Content is
+ * encrypted and decrypted here through the key ring; the server only sees ciphertext.
+ *
+ * Sending is optimistic and goes through the persistent outbox: a message shows at once under its
+ * client id, and is replaced by the stored row when either the RPC reply or the broadcast arrives
+ * (matched by `client_id`, so a race never shows it twice). Offline, entries wait in IndexedDB and
+ * drain in order on reconnect; open conversations then catch up with `get_messages(after_seq)`,
+ * because Broadcast does not guarantee delivery.
+ */
+/* eslint-disable svelte/prefer-svelte-reactivity -- the Maps, Sets and Dates here are private bookkeeping
+   or plain values; reactive state is only in the $state fields (presence Sets are replaced, not mutated). */
+import { getContext, setContext } from 'svelte';
+import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
+import { Keyring } from '../crypto/keyring.svelte.ts';
+import { openText, sealText } from '../crypto/e2ee.ts';
+import { Outbox, type OutboxEntry } from './outbox.ts';
+import { ChatError, errorMessage, isNetworkError, unwrap, type SupabaseResult } from './errors.ts';
+import {
+	aggregateReactions,
+	conversationName,
+	deriveStatus,
+	normalizeConversation,
+	normalizeMessage,
+	normalizeParticipant,
+	orderIds
+} from './derive.ts';
+import type {
+	ConversationView,
+	MessageRow,
+	MessageView,
+	ParticipantView,
+	ReactionRow,
+	Role,
+	TypingUser
+} from './types.ts';
+
+export type * from './types.ts';
+
+export interface ChatStoreOptions {
+	/** Defaults to a new `Keyring` on the same IndexedDB factory. */
+	keyring?: Keyring;
+	/** IndexedDB factory for the outbox and the default key ring (tests pass `fake-indexeddb`'s). */
+	indexedDB?: IDBFactory;
+	/** How long receipts are gathered before one `mark_delivered` / `mark_read` per conversation. */
+	receiptDelayMs?: number;
+	/** At most one `typing` broadcast per this interval while typing continues. */
+	typingThrottleMs?: number;
+	/** Someone else's typing indicator disappears after this long without news. */
+	typingTimeoutMs?: number;
+	/** My own typing state ends after this long without `setTyping(id, true)`. */
+	typingIdleMs?: number;
+	/** Messages per `open` / `loadOlder` page. */
+	pageSize?: number;
+}
+
+type Raw = Record<string, unknown>;
+type Timer = ReturnType<typeof setTimeout>;
+
+const CATCH_UP_PAGE = 100;
+
+export class ChatStore {
+	/** Conversations, most recent activity first. */
+	conversations = $state<ConversationView[]>([]);
+	/** Every loaded message (and optimistic one, under its client id) by id. */
+	messagesById = $state<Record<string, MessageView>>({});
+	/** Message ids per conversation: stored ones by ascending seq, then optimistic ones. */
+	idsByConversation = $state<Record<string, string[]>>({});
+	/** Participants (with profile fields and watermarks) per conversation. */
+	participants = $state<Record<string, ParticipantView[]>>({});
+	/** Who is present in each open conversation (user ids, me included). */
+	presence = $state<Record<string, Set<string>>>({});
+	/** Who else is typing in each open conversation. */
+	typing = $state<Record<string, TypingUser[]>>({});
+	/** Whether older messages remain to `loadOlder`. */
+	hasMore = $state<Record<string, boolean>>({});
+	/** The Realtime connection (`user:<me>`) is subscribed. */
+	connected = $state(false);
+	/** `navigator.onLine` and its events. */
+	browserOnline = $state(true);
+	/** Online as the UI shows it: Realtime connected and the browser online. */
+	online = $derived(this.connected && this.browserOnline);
+	/** The signed-in user's id once started. */
+	userId = $state<string | null>(null);
+	/** `loadConversations` has completed at least once. */
+	conversationsLoaded = $state(false);
+	/** The last background failure worth showing (start-up, inbox refresh); null when fine. */
+	error = $state<string | null>(null);
+
+	readonly keyring: Keyring;
+
+	#options: Required<Omit<ChatStoreOptions, 'keyring' | 'indexedDB'>>;
+	#idb: IDBFactory | undefined;
+	#sb: SupabaseClient | null = null;
+	#outbox: Outbox | null = null;
+	#userChannel: RealtimeChannel | null = null;
+	#channels = new Map<string, RealtimeChannel>();
+	#opening = new Map<string, Promise<void>>();
+	#catchingUp = new Map<string, Promise<void>>();
+	#loadingOlder = new Map<string, Promise<number>>();
+	#reactions = new Map<string, ReactionRow[]>();
+	#receipts = new Map<string, { delivered: number; read: number }>();
+	#receiptTimer: Timer | null = null;
+	#remoteTyping = new Map<string, Timer>();
+	#myTyping = new Map<string, { active: boolean; lastSent: number; idle: Timer | null }>();
+	#draining: Promise<void> | null = null;
+	#enqueueing: Promise<void> = Promise.resolve();
+	#drainAgain = false;
+	#wasConnected = false;
+	#listeners: (() => void) | null = null;
+	#generation = 0;
+
+	constructor(options: ChatStoreOptions = {}) {
+		this.#idb = options.indexedDB;
+		this.keyring = options.keyring ?? new Keyring(options.indexedDB);
+		this.keyring.onIdentityChange = () => void this.redecrypt();
+		this.#options = {
+			receiptDelayMs: options.receiptDelayMs ?? 500,
+			typingThrottleMs: options.typingThrottleMs ?? 2000,
+			typingTimeoutMs: options.typingTimeoutMs ?? 4000,
+			typingIdleMs: options.typingIdleMs ?? 4000,
+			pageSize: options.pageSize ?? 50
+		};
+	}
+
+	// ---------------------------------------------------------------- lifecycle
+
+	/**
+	 * Signs the store in: Realtime auth, the device identity, the outbox from earlier sessions, the
+	 * inbox channel and the conversation list. Safe to call again after `stop`.
+	 */
+	async start(supabase: SupabaseClient, userId: string): Promise<void> {
+		if (this.#sb) this.stop();
+		const generation = ++this.#generation;
+		this.#sb = supabase;
+		this.userId = userId;
+		this.error = null;
+		this.#outbox = new Outbox(userId, this.#idb);
+		this.#watchBrowser();
+		// Private channels authorize with the user's JWT, which the socket only carries after setAuth.
+		await supabase.realtime.setAuth();
+		if (generation !== this.#generation) return;
+		try {
+			await this.keyring.ensureIdentity(supabase, userId);
+		} catch (err) {
+			this.error = `Could not load your encryption keys: ${errorMessage(err)}`;
+		}
+		if (generation !== this.#generation) return;
+		await this.#restoreOutbox();
+		await this.#subscribeInbox();
+		if (generation !== this.#generation) return;
+		try {
+			await this.loadConversations();
+		} catch (err) {
+			this.error = errorMessage(err);
+		}
+		void this.#drain();
+	}
+
+	/** Leaves every channel, stops timers and forgets the signed-in state (sign-out, page teardown). */
+	stop(): void {
+		this.#generation++;
+		const sb = this.#sb;
+		if (sb) {
+			for (const ch of this.#channels.values()) void sb.removeChannel(ch);
+			if (this.#userChannel) void sb.removeChannel(this.#userChannel);
+		}
+		this.#channels.clear();
+		this.#userChannel = null;
+		this.#listeners?.();
+		this.#listeners = null;
+		if (this.#receiptTimer) clearTimeout(this.#receiptTimer);
+		this.#receiptTimer = null;
+		this.#receipts.clear();
+		for (const t of this.#remoteTyping.values()) clearTimeout(t);
+		this.#remoteTyping.clear();
+		for (const s of this.#myTyping.values()) if (s.idle) clearTimeout(s.idle);
+		this.#myTyping.clear();
+		void this.#outbox?.close();
+		this.#outbox = null;
+		this.#sb = null;
+		this.#opening.clear();
+		this.#catchingUp.clear();
+		this.#loadingOlder.clear();
+		this.#reactions.clear();
+		this.#wasConnected = false;
+		this.keyring.lock();
+		this.conversations = [];
+		this.messagesById = {};
+		this.idsByConversation = {};
+		this.participants = {};
+		this.presence = {};
+		this.typing = {};
+		this.hasMore = {};
+		this.connected = false;
+		this.userId = null;
+		this.conversationsLoaded = false;
+	}
+
+	#watchBrowser() {
+		if (typeof navigator !== 'undefined' && typeof navigator.onLine === 'boolean') {
+			this.browserOnline = navigator.onLine;
+		}
+		if (typeof window === 'undefined' || typeof window.addEventListener !== 'function') return;
+		const online = () => {
+			this.browserOnline = true;
+			void this.#onReconnect();
+		};
+		const offline = () => {
+			this.browserOnline = false;
+		};
+		window.addEventListener('online', online);
+		window.addEventListener('offline', offline);
+		this.#listeners = () => {
+			window.removeEventListener('online', online);
+			window.removeEventListener('offline', offline);
+		};
+	}
+
+	/** Marks the browser on- or offline (what the window events do; for tests and manual overrides). */
+	setBrowserOnline(online: boolean): void {
+		const was = this.browserOnline;
+		this.browserOnline = online;
+		if (online && !was) void this.#onReconnect();
+	}
+
+	async #onReconnect(): Promise<void> {
+		const sb = this.#sb;
+		if (!sb) return;
+		if (!this.keyring.ready && !this.keyring.needsRestore && this.userId) {
+			// The start-up key check failed offline; without keys nothing can be sent or read.
+			try {
+				await this.keyring.ensureIdentity(sb, this.userId);
+				await this.redecrypt();
+			} catch {
+				// Still offline.
+			}
+		}
+		// Epochs, unread counts and membership may have changed while we were away.
+		try {
+			await this.loadConversations();
+		} catch {
+			// Still unreachable: the next reconnect tries again.
+		}
+		await this.#drain();
+		await Promise.all([...this.#channels.keys()].map((id) => this.#catchUp(id).catch(() => undefined)));
+		this.#scheduleReceipts();
+	}
+
+	#client(): SupabaseClient {
+		if (!this.#sb) throw new ChatError('The chat is not started', 0, 'not_started');
+		return this.#sb;
+	}
+
+	#me(): string {
+		if (!this.userId) throw new ChatError('The chat is not started', 0, 'not_started');
+		return this.userId;
+	}
+
+	async #rpc<T>(name: string, args: Raw = {}): Promise<T> {
+		return unwrap((await this.#client().rpc(name, args)) as SupabaseResult<T>);
+	}
+
+	// ---------------------------------------------------------------- conversations
+
+	/** (Re)loads the conversation list with participants, unread counts and decrypted previews. */
+	async loadConversations(): Promise<void> {
+		const items: Raw[] = [];
+		let before: { before_activity: unknown; before_id: unknown } | null = null;
+		// A handful of pages covers any realistic inbox; older ones arrive through events.
+		for (let page = 0; page < 10; page++) {
+			const rows: Raw[] = (await this.#rpc<Raw[]>('list_conversations', { ...before, page_size: 100 })) ?? [];
+			items.push(...rows);
+			if (rows.length < 100) break;
+			const last = rows[rows.length - 1];
+			before = { before_activity: last.last_message_at ?? last.created_at, before_id: last.id };
+		}
+		const views = items.map((item) => this.#conversationView(item));
+		// Keep previews already decrypted for unchanged last messages.
+		for (const v of views) {
+			const old = this.conversations.find((c) => c.id === v.id);
+			if (
+				old &&
+				old.last_message?.id === v.last_message?.id &&
+				old.last_message?.edited_at === v.last_message?.edited_at
+			) {
+				v.preview = old.preview;
+			}
+		}
+		this.conversations = sortConversations(views);
+		this.conversationsLoaded = true;
+		await Promise.all(views.map((v) => this.#refreshPreview(v.id)));
+	}
+
+	#conversationView(item: Raw): ConversationView {
+		const row = normalizeConversation(item);
+		const participants = Array.isArray(item.participants) ? item.participants.map(normalizeParticipant) : [];
+		if (participants.length) this.#setParticipants(row.id, participants);
+		const known = this.participants[row.id] ?? participants;
+		const me = this.#me();
+		const existing = this.conversations.find((c) => c.id === row.id);
+		const lastMessage = item.last_message
+			? normalizeMessage(item.last_message)
+			: (existing?.last_message ?? null);
+		return {
+			...row,
+			participants: known,
+			last_message: lastMessage,
+			unread_count: item.unread_count != null ? Number(item.unread_count) : (existing?.unread_count ?? 0),
+			name: conversationName(row, known, me),
+			preview: existing?.last_message?.id === lastMessage?.id ? (existing?.preview ?? null) : null,
+			myRole: known.find((p) => p.user_id === me)?.role ?? null
+		};
+	}
+
+	#setParticipants(conversationId: string, list: ParticipantView[]) {
+		// Watermarks only move forward, whatever order events and reloads arrive in.
+		const old = this.participants[conversationId] ?? [];
+		for (const p of list) {
+			const prev = old.find((o) => o.user_id === p.user_id);
+			if (prev) {
+				p.last_delivered_seq = Math.max(p.last_delivered_seq, prev.last_delivered_seq);
+				p.last_read_seq = Math.max(p.last_read_seq, prev.last_read_seq);
+			}
+		}
+		this.participants[conversationId] = list;
+		// Share one reactive array with the conversation view, so watermark updates reach both.
+		const shared = this.participants[conversationId];
+		const c = this.conversations.find((x) => x.id === conversationId);
+		if (c) {
+			c.participants = shared;
+			c.name = conversationName(c, list, this.#me());
+			c.myRole = list.find((p) => p.user_id === this.#me())?.role ?? null;
+		}
+		this.#refreshStatuses(conversationId);
+	}
+
+	/** Fetches one conversation (with participants) and puts it into the list. */
+	async #fetchConversation(conversationId: string): Promise<ConversationView> {
+		const item = await this.#rpc<Raw>('get_conversation', { conversation_id: conversationId });
+		const view = this.#conversationView(item);
+		const i = this.conversations.findIndex((c) => c.id === conversationId);
+		if (i >= 0) {
+			// Fields `get_conversation` lacks (last message, unread count) survive from the list.
+			const old = this.conversations[i];
+			view.last_message = view.last_message ?? old.last_message;
+			view.preview = view.preview ?? old.preview;
+			if (item.unread_count == null) view.unread_count = old.unread_count;
+			this.conversations[i] = view;
+		} else {
+			this.conversations.push(view);
+		}
+		this.conversations = sortConversations(this.conversations);
+		// The reactive copy, so callers' changes reach the UI.
+		return this.#conversation(conversationId) ?? view;
+	}
+
+	#conversation(conversationId: string): ConversationView | undefined {
+		return this.conversations.find((c) => c.id === conversationId);
+	}
+
+	async #refreshPreview(conversationId: string): Promise<void> {
+		const c = this.#conversation(conversationId);
+		const last = c?.last_message;
+		if (!c || !last || c.preview !== null) return;
+		const { text } = await this.#decrypt(last);
+		const now = this.#conversation(conversationId);
+		if (now && now.last_message?.id === last.id) now.preview = text;
+	}
+
+	// ---------------------------------------------------------------- opening and history
+
+	/** Loads the newest page of a conversation and subscribes its channel (messages, presence, typing). */
+	open(conversationId: string): Promise<void> {
+		const running = this.#opening.get(conversationId);
+		if (running) return running;
+		const work = this.#open(conversationId);
+		this.#opening.set(conversationId, work);
+		work.catch(() => {
+			if (this.#opening.get(conversationId) === work) this.#opening.delete(conversationId);
+			this.#unsubscribe(conversationId);
+		});
+		return work;
+	}
+
+	async #open(conversationId: string): Promise<void> {
+		await this.#subscribeConversation(conversationId);
+		await this.#fetchConversation(conversationId);
+		const rows = await this.#rpc<Raw[]>('get_messages', {
+			conversation_id: conversationId,
+			page_size: this.#options.pageSize
+		});
+		this.hasMore[conversationId] = (rows ?? []).length >= this.#options.pageSize;
+		this.idsByConversation[conversationId] ??= [];
+		await this.#ingest((rows ?? []).map(normalizeMessage));
+		await this.#loadReactions((rows ?? []).map((r) => String(r.id)));
+	}
+
+	/** Leaves a conversation's channel (its messages stay cached). */
+	close(conversationId: string): void {
+		this.#unsubscribe(conversationId);
+		this.#opening.delete(conversationId);
+		this.setTyping(conversationId, false);
+		delete this.presence[conversationId];
+		delete this.typing[conversationId];
+		for (const [key, t] of this.#remoteTyping) {
+			if (key.startsWith(`${conversationId}:`)) {
+				clearTimeout(t);
+				this.#remoteTyping.delete(key);
+			}
+		}
+	}
+
+	#unsubscribe(conversationId: string) {
+		const ch = this.#channels.get(conversationId);
+		if (ch) void this.#sb?.removeChannel(ch);
+		this.#channels.delete(conversationId);
+	}
+
+	/** Loads up to one more page of older messages; resolves with how many arrived. */
+	loadOlder(conversationId: string): Promise<number> {
+		const running = this.#loadingOlder.get(conversationId);
+		if (running) return running;
+		const work = (async () => {
+			const oldest = this.#seqs(conversationId)[0];
+			if (oldest === undefined) {
+				await this.open(conversationId);
+				return this.#seqs(conversationId).length;
+			}
+			if (oldest <= 1) {
+				this.hasMore[conversationId] = false;
+				return 0;
+			}
+			const rows =
+				(await this.#rpc<Raw[]>('get_messages', {
+					conversation_id: conversationId,
+					before_seq: oldest,
+					page_size: this.#options.pageSize
+				})) ?? [];
+			this.hasMore[conversationId] = rows.length >= this.#options.pageSize;
+			await this.#ingest(rows.map(normalizeMessage));
+			await this.#loadReactions(rows.map((r) => String(r.id)));
+			return rows.length;
+		})().finally(() => this.#loadingOlder.delete(conversationId));
+		this.#loadingOlder.set(conversationId, work);
+		return work;
+	}
+
+	/** The loaded messages of a conversation in display order. */
+	messagesOf(conversationId: string): MessageView[] {
+		return (this.idsByConversation[conversationId] ?? [])
+			.map((id) => this.messagesById[id])
+			.filter((m): m is MessageView => !!m);
+	}
+
+	/**
+	 * A conversation's id list as the reactive proxy: `x[k] ??= []` would hand back the raw array,
+	 * whose mutations the UI would never see.
+	 */
+	#ids(conversationId: string): string[] {
+		if (!this.idsByConversation[conversationId]) this.idsByConversation[conversationId] = [];
+		return this.idsByConversation[conversationId];
+	}
+
+	/** Stored seqs of a conversation, ascending. */
+	#seqs(conversationId: string): number[] {
+		const out: number[] = [];
+		for (const id of this.idsByConversation[conversationId] ?? []) {
+			const seq = this.messagesById[id]?.seq;
+			if (seq != null) out.push(seq);
+		}
+		return out;
+	}
+
+	/**
+	 * The highest seq up to which I hold every message (seqs are gap-free per conversation). Catching
+	 * up from here, not from my highest seq, also fetches what was missed below my own newer sends.
+	 */
+	#contiguousHigh(conversationId: string): number | undefined {
+		const seqs = this.#seqs(conversationId);
+		let high = seqs[0];
+		for (const seq of seqs) {
+			if (seq > high + 1) break;
+			high = seq;
+		}
+		return high;
+	}
+
+	#catchUp(conversationId: string): Promise<void> {
+		const running = this.#catchingUp.get(conversationId);
+		if (running) return running;
+		const work = (async () => {
+			await this.#opening.get(conversationId);
+			let after = this.#contiguousHigh(conversationId);
+			if (after === undefined) return;
+			for (;;) {
+				const rows =
+					(await this.#rpc<Raw[]>('get_messages', {
+						conversation_id: conversationId,
+						after_seq: after,
+						page_size: CATCH_UP_PAGE
+					})) ?? [];
+				const messages = rows.map(normalizeMessage);
+				await this.#ingest(messages);
+				await this.#loadReactions(messages.map((m) => m.id));
+				if (messages.length < CATCH_UP_PAGE) break;
+				after = Math.max(after, ...messages.map((m) => m.seq));
+			}
+		})().finally(() => this.#catchingUp.delete(conversationId));
+		this.#catchingUp.set(conversationId, work);
+		return work;
+	}
+
+	// ---------------------------------------------------------------- ingesting messages
+
+	async #decrypt(row: MessageRow): Promise<{ text: string | null; undecryptable: boolean }> {
+		if (row.deleted_at || row.content_encrypted == null) return { text: null, undecryptable: false };
+		if (!row.encryption || !this.keyring.ready) return { text: null, undecryptable: true };
+		const key = await this.keyring
+			.conversationKey(row.conversation_id, row.encryption.epoch, { create: false })
+			.catch(() => null);
+		const text = key ? openText(key, row.content_encrypted, row.encryption.nonce) : null;
+		return { text, undecryptable: text === null };
+	}
+
+	/**
+	 * Merges stored rows into the state: replaces my optimistic copies (by `client_id`), updates known
+	 * rows, decrypts what is new or changed, and queues delivery receipts for others' messages.
+	 */
+	async #ingest(rows: MessageRow[]): Promise<void> {
+		if (rows.length === 0) return;
+		const me = this.#me();
+		const decrypted = await Promise.all(
+			rows.map(async (row) => {
+				const known = this.messagesById[row.id];
+				if (known && !known.undecryptable && sameContent(known, row)) {
+					return { text: known.text, undecryptable: false };
+				}
+				const pending = row.client_id && row.sender_id === me ? this.messagesById[row.client_id] : undefined;
+				if (pending && pending.seq === null && pending.text !== null && !row.edited_at && !row.deleted_at) {
+					return { text: pending.text, undecryptable: false };
+				}
+				return this.#decrypt(row);
+			})
+		);
+		if (this.userId !== me) return;
+		const touched = new Set<string>();
+		const delivered = new Map<string, number>();
+		rows.forEach((row, i) => {
+			this.#apply(row, decrypted[i].text, decrypted[i].undecryptable);
+			touched.add(row.conversation_id);
+			if (row.sender_id !== me) {
+				delivered.set(row.conversation_id, Math.max(delivered.get(row.conversation_id) ?? 0, row.seq));
+				this.#dropTyping(row.conversation_id, row.sender_id);
+			}
+		});
+		for (const id of touched) {
+			this.idsByConversation[id] = orderIds(
+				this.idsByConversation[id] ?? [],
+				(x) => this.messagesById[x]?.seq
+			);
+		}
+		for (const [id, seq] of delivered) this.#queueReceipt(id, 'delivered', seq);
+	}
+
+	#apply(row: MessageRow, text: string | null, undecryptable: boolean) {
+		const conversationId = row.conversation_id;
+		const ids = this.#ids(conversationId);
+		// My optimistic copy (if still there) gives way to the stored row.
+		if (row.client_id && row.sender_id === this.userId && row.client_id !== row.id) {
+			const pending = this.messagesById[row.client_id];
+			if (pending && pending.seq === null) {
+				delete this.messagesById[row.client_id];
+				const at = ids.indexOf(row.client_id);
+				if (at >= 0) ids.splice(at, 1);
+			}
+		}
+		const known = this.messagesById[row.id];
+		const view: MessageView = {
+			...row,
+			text,
+			undecryptable,
+			status: 'sent',
+			readBy: 0,
+			deliveredTo: 0,
+			recipients: 0,
+			reactions: known?.reactions ?? aggregateReactions(this.#reactions.get(row.id) ?? [], this.#me())
+		};
+		Object.assign(view, this.#statusOf(view));
+		this.messagesById[row.id] = view;
+		if (!ids.includes(row.id)) ids.push(row.id);
+		this.#noteLastMessage(row, text);
+	}
+
+	#noteLastMessage(row: MessageRow, text: string | null) {
+		const c = this.#conversation(row.conversation_id);
+		if (!c) return;
+		if (row.seq > c.last_seq || !c.last_message || c.last_message.id === row.id) {
+			const moved = row.seq > c.last_seq;
+			c.last_seq = Math.max(c.last_seq, row.seq);
+			c.last_message = row;
+			c.preview = text;
+			if (moved) {
+				c.last_message_at = row.created_at;
+				this.conversations = sortConversations(this.conversations);
+			}
+		}
+	}
+
+	#statusOf(view: Pick<MessageView, 'seq' | 'sender_id' | 'conversation_id' | 'status'>) {
+		const participants = this.participants[view.conversation_id] ?? [];
+		if (view.seq === null) {
+			return {
+				status: view.status,
+				readBy: 0,
+				deliveredTo: 0,
+				recipients: participants.filter((p) => p.user_id !== view.sender_id).length
+			};
+		}
+		if (view.sender_id !== this.userId) {
+			return { status: 'sent' as const, readBy: 0, deliveredTo: 0, recipients: 0 };
+		}
+		return deriveStatus(view.seq, view.sender_id, participants);
+	}
+
+	#refreshStatuses(conversationId: string) {
+		for (const id of this.idsByConversation[conversationId] ?? []) {
+			const m = this.messagesById[id];
+			if (!m || m.sender_id !== this.userId || m.seq === null) continue;
+			const s = this.#statusOf(m);
+			if (
+				m.status !== s.status ||
+				m.readBy !== s.readBy ||
+				m.deliveredTo !== s.deliveredTo ||
+				m.recipients !== s.recipients
+			) {
+				Object.assign(m, s);
+			}
+		}
+	}
+
+	/** Decrypts every loaded message again (after the identity was restored on this device). */
+	async redecrypt(): Promise<void> {
+		// Includes outbox entries restored before the keys were available.
+		const rows = Object.values(this.messagesById).filter((m) => m.undecryptable);
+		await Promise.all(
+			rows.map(async (m) => {
+				const { text, undecryptable } = await this.#decrypt(m as MessageRow);
+				const now = this.messagesById[m.id];
+				if (now) Object.assign(now, { text, undecryptable });
+			})
+		);
+		for (const c of this.conversations) {
+			c.preview = null;
+			void this.#refreshPreview(c.id);
+		}
+	}
+
+	// ---------------------------------------------------------------- reactions
+
+	async #loadReactions(messageIds: string[]): Promise<void> {
+		if (messageIds.length === 0) return;
+		const rows = (await this.#rpc<ReactionRow[]>('get_reactions', { message_ids: messageIds })) ?? [];
+		const byMessage = new Map<string, ReactionRow[]>(messageIds.map((id) => [id, []]));
+		for (const r of rows) byMessage.get(r.message_id)?.push(r);
+		for (const [id, list] of byMessage) {
+			list.sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? ''));
+			this.#reactions.set(id, list);
+			this.#refreshReactions(id);
+		}
+	}
+
+	#refreshReactions(messageId: string) {
+		const m = this.messagesById[messageId];
+		if (m) m.reactions = aggregateReactions(this.#reactions.get(messageId) ?? [], this.#me());
+	}
+
+	#applyReaction(change: { message_id: string; user_id: string; emoji: string; op: 'added' | 'removed' }) {
+		const list = this.#reactions.get(change.message_id) ?? [];
+		const has = list.some((r) => r.user_id === change.user_id && r.emoji === change.emoji);
+		if (change.op === 'added' && !has)
+			list.push({ message_id: change.message_id, user_id: change.user_id, emoji: change.emoji });
+		if (change.op === 'removed' && has) {
+			const i = list.findIndex((r) => r.user_id === change.user_id && r.emoji === change.emoji);
+			list.splice(i, 1);
+		}
+		this.#reactions.set(change.message_id, list);
+		this.#refreshReactions(change.message_id);
+	}
+
+	/** Adds my reaction (shown at once, undone if the server refuses). */
+	async react(messageId: string, emoji: string): Promise<void> {
+		const me = this.#me();
+		this.#applyReaction({ message_id: messageId, user_id: me, emoji, op: 'added' });
+		try {
+			await this.#rpc('add_reaction', { message_id: messageId, emoji });
+		} catch (err) {
+			this.#applyReaction({ message_id: messageId, user_id: me, emoji, op: 'removed' });
+			throw err;
+		}
+	}
+
+	/** Removes my reaction (restored if the server refuses). */
+	async unreact(messageId: string, emoji: string): Promise<void> {
+		const me = this.#me();
+		this.#applyReaction({ message_id: messageId, user_id: me, emoji, op: 'removed' });
+		try {
+			await this.#rpc('remove_reaction', { message_id: messageId, emoji });
+		} catch (err) {
+			this.#applyReaction({ message_id: messageId, user_id: me, emoji, op: 'added' });
+			throw err;
+		}
+	}
+
+	// ---------------------------------------------------------------- sending
+
+	async #currentEpoch(conversationId: string): Promise<number> {
+		const c = this.#conversation(conversationId) ?? (await this.#fetchConversation(conversationId));
+		return c.key_epoch;
+	}
+
+	/** Seals text under the conversation's current key (made and published if the epoch has none). */
+	async #seal(
+		conversationId: string,
+		text: string
+	): Promise<{ content_encrypted: string; encryption: { epoch: number; nonce: string } }> {
+		if (!this.keyring.ready) {
+			throw new ChatError('Restore your key backup on this device before sending', 0, 'no_identity');
+		}
+		const epoch = await this.#currentEpoch(conversationId);
+		let key = await this.keyring.cachedConversationKey(conversationId, epoch);
+		key ??= await this.keyring.conversationKey(conversationId, epoch);
+		if (!key)
+			throw new ChatError('No encryption key is available for this conversation', 0, 'no_conversation_key');
+		const sealed = sealText(key, text);
+		return { content_encrypted: sealed.ciphertext, encryption: { epoch, nonce: sealed.nonce } };
+	}
+
+	/**
+	 * Sends a text message: it shows at once as `pending` under a new client id (returned), is
+	 * encrypted and queued in the outbox, and is replaced by the stored row once confirmed.
+	 */
+	async send(
+		conversationId: string,
+		text: string,
+		options: { replyTo?: string | null } = {}
+	): Promise<string> {
+		const me = this.#me();
+		const outbox = this.#outbox;
+		if (!outbox) throw new ChatError('The chat is not started', 0, 'not_started');
+		const clientId = crypto.randomUUID();
+		const createdAt = outbox.stamp();
+		const view: MessageView = {
+			id: clientId,
+			client_id: clientId,
+			conversation_id: conversationId,
+			sender_id: me,
+			seq: null,
+			content_encrypted: null,
+			message_type: 'text',
+			attachment: null,
+			encryption: null,
+			reply_to_id: options.replyTo ?? null,
+			created_at: new Date(createdAt).toISOString(),
+			edited_at: null,
+			deleted_at: null,
+			text,
+			undecryptable: false,
+			status: 'pending',
+			readBy: 0,
+			deliveredTo: 0,
+			recipients: 0,
+			reactions: []
+		};
+		view.recipients = this.#statusOf(view).recipients;
+		this.messagesById[clientId] = view;
+		this.#ids(conversationId).push(clientId);
+		this.setTyping(conversationId, false);
+		await this.#enqueue(clientId, createdAt);
+		return clientId;
+	}
+
+	/**
+	 * Encrypts an optimistic message into an outbox entry and starts draining. Runs one at a time so
+	 * a slow key fetch cannot let a later message overtake an earlier one.
+	 */
+	#enqueue(clientId: string, createdAt: number): Promise<void> {
+		const work = this.#enqueueing.then(() => this.#enqueueNow(clientId, createdAt));
+		this.#enqueueing = work.catch(() => undefined);
+		return work;
+	}
+
+	async #enqueueNow(clientId: string, createdAt: number): Promise<void> {
+		const view = this.messagesById[clientId];
+		const outbox = this.#outbox;
+		if (!view || !outbox) return;
+		try {
+			const sealed = await this.#seal(view.conversation_id, view.text ?? '');
+			const entry: OutboxEntry = {
+				client_id: clientId,
+				conversation_id: view.conversation_id,
+				...sealed,
+				message_type: 'text',
+				reply_to_id: view.reply_to_id,
+				createdAt,
+				attempts: 0,
+				lastError: null
+			};
+			await outbox.put(entry);
+		} catch (err) {
+			this.#markFailed(clientId, errorMessage(err));
+			return;
+		}
+		void this.#drain();
+	}
+
+	#markFailed(clientId: string, error: string) {
+		const m = this.messagesById[clientId];
+		if (m && m.seq === null) Object.assign(m, { status: 'failed', error });
+	}
+
+	/** Loads entries left by an earlier session as `pending` (or `failed`) messages. */
+	async #restoreOutbox(): Promise<void> {
+		const outbox = this.#outbox;
+		if (!outbox) return;
+		let entries: OutboxEntry[];
+		try {
+			entries = await outbox.all();
+		} catch (err) {
+			this.error = `The offline outbox is unavailable: ${errorMessage(err)}`;
+			return;
+		}
+		const me = this.#me();
+		for (const e of entries) {
+			if (this.messagesById[e.client_id]) continue;
+			const key = await this.keyring
+				.conversationKey(e.conversation_id, e.encryption.epoch, { create: false })
+				.catch(() => null);
+			const text = key ? openText(key, e.content_encrypted, e.encryption.nonce) : null;
+			this.messagesById[e.client_id] = {
+				id: e.client_id,
+				client_id: e.client_id,
+				conversation_id: e.conversation_id,
+				sender_id: me,
+				seq: null,
+				content_encrypted: e.content_encrypted,
+				message_type: e.message_type,
+				attachment: null,
+				encryption: e.encryption,
+				reply_to_id: e.reply_to_id,
+				created_at: new Date(e.createdAt).toISOString(),
+				edited_at: null,
+				deleted_at: null,
+				text,
+				undecryptable: text === null,
+				status: e.failed ? 'failed' : 'pending',
+				readBy: 0,
+				deliveredTo: 0,
+				recipients: 0,
+				reactions: [],
+				...(e.lastError && e.failed ? { error: e.lastError } : {})
+			};
+			this.#ids(e.conversation_id).push(e.client_id);
+		}
+	}
+
+	/** Sends outbox entries in order until it is empty or the network fails. */
+	#drain(): Promise<void> {
+		if (this.#draining) {
+			this.#drainAgain = true;
+			return this.#draining;
+		}
+		const outbox = this.#outbox;
+		if (!outbox) return Promise.resolve();
+		const work = (async () => {
+			do {
+				this.#drainAgain = false;
+				if (!this.browserOnline) return;
+				for (const entry of await outbox.all()) {
+					if (entry.failed || this.#outbox !== outbox) continue;
+					if ((await this.#sendEntry(outbox, entry)) === 'network') {
+						this.#drainAgain = false;
+						return;
+					}
+				}
+			} while (this.#drainAgain);
+		})().finally(() => {
+			this.#draining = null;
+		});
+		this.#draining = work;
+		return work;
+	}
+
+	async #sendEntry(outbox: Outbox, entry: OutboxEntry): Promise<'sent' | 'failed' | 'network'> {
+		try {
+			await this.#reseal(outbox, entry);
+			entry.attempts++;
+			const row = await this.#rpc<Raw>('send_message', {
+				conversation_id: entry.conversation_id,
+				content_encrypted: entry.content_encrypted,
+				message_type: entry.message_type,
+				client_id: entry.client_id,
+				reply_to_id: entry.reply_to_id,
+				encryption: entry.encryption
+			});
+			await outbox.remove(entry.client_id);
+			await this.#ingest([normalizeMessage(row)]);
+			return 'sent';
+		} catch (err) {
+			const network = isNetworkError(err);
+			entry.lastError = errorMessage(err);
+			if (!network) entry.failed = true;
+			await outbox.put(entry).catch(() => undefined);
+			if (!network) this.#markFailed(entry.client_id, entry.lastError);
+			return network ? 'network' : 'failed';
+		}
+	}
+
+	/**
+	 * Re-encrypts an entry sealed under an epoch that ended while it waited (a member left), so
+	 * the removed member's key does not open it.
+	 */
+	async #reseal(outbox: Outbox, entry: OutboxEntry): Promise<void> {
+		const current = this.#conversation(entry.conversation_id)?.key_epoch;
+		if (current === undefined || current === entry.encryption.epoch) return;
+		const old = await this.keyring.conversationKey(entry.conversation_id, entry.encryption.epoch, {
+			create: false
+		});
+		const text = old ? openText(old, entry.content_encrypted, entry.encryption.nonce) : null;
+		if (text === null) return;
+		const sealed = await this.#seal(entry.conversation_id, text);
+		entry.content_encrypted = sealed.content_encrypted;
+		entry.encryption = sealed.encryption;
+		await outbox.put(entry);
+	}
+
+	/** Sends a `failed` message again. */
+	async retry(clientId: string): Promise<void> {
+		const view = this.messagesById[clientId];
+		const outbox = this.#outbox;
+		if (!view || view.seq !== null || !outbox) return;
+		Object.assign(view, { status: 'pending', error: undefined });
+		const entry = await outbox.get(clientId);
+		if (!entry) {
+			// It never reached the outbox (encryption failed): encrypt again.
+			await this.#enqueue(clientId, outbox.stamp());
+			return;
+		}
+		entry.failed = false;
+		entry.lastError = null;
+		await outbox.put(entry);
+		await this.#drain();
+	}
+
+	/** Drops a `pending` or `failed` message that has not been stored. */
+	async discard(clientId: string): Promise<void> {
+		const view = this.messagesById[clientId];
+		if (view && view.seq !== null) return;
+		await this.#outbox?.remove(clientId);
+		if (!view) return;
+		delete this.messagesById[clientId];
+		const ids = this.idsByConversation[view.conversation_id];
+		const at = ids?.indexOf(clientId) ?? -1;
+		if (ids && at >= 0) ids.splice(at, 1);
+	}
+
+	/** Replaces the text of my message (re-encrypted under the current epoch). */
+	async edit(messageId: string, text: string): Promise<void> {
+		const m = this.messagesById[messageId];
+		if (!m || m.seq === null) throw new ChatError('That message is not stored yet', 404, 'message_not_found');
+		const sealed = await this.#seal(m.conversation_id, text);
+		const before = { text: m.text, undecryptable: m.undecryptable };
+		Object.assign(m, { text, undecryptable: false });
+		try {
+			const row = normalizeMessage(
+				await this.#rpc<Raw>('edit_message', { message_id: messageId, ...sealed })
+			);
+			this.#apply(row, text, false);
+		} catch (err) {
+			const now = this.messagesById[messageId];
+			if (now) Object.assign(now, before);
+			throw err;
+		}
+	}
+
+	/** Deletes a message for everyone (a tombstone stays in its place). */
+	async remove(messageId: string): Promise<void> {
+		const row = normalizeMessage(await this.#rpc<Raw>('delete_message', { message_id: messageId }));
+		this.#apply(row, null, false);
+	}
+
+	// ---------------------------------------------------------------- typing and presence
+
+	/** Tells the others I am (or stopped) typing; throttled, and ends by itself after a silence. */
+	setTyping(conversationId: string, typing: boolean): void {
+		const ch = this.#channels.get(conversationId);
+		const state = this.#myTyping.get(conversationId) ?? { active: false, lastSent: 0, idle: null };
+		this.#myTyping.set(conversationId, state);
+		if (state.idle) clearTimeout(state.idle);
+		state.idle = null;
+		if (!typing) {
+			if (state.active) {
+				state.active = false;
+				state.lastSent = 0;
+				this.#sendTyping(ch, false);
+			}
+			return;
+		}
+		const now = Date.now();
+		if (!state.active || now - state.lastSent >= this.#options.typingThrottleMs) {
+			state.active = true;
+			state.lastSent = now;
+			this.#sendTyping(ch, true);
+		}
+		state.idle = setTimeout(() => this.setTyping(conversationId, false), this.#options.typingIdleMs);
+	}
+
+	#sendTyping(ch: RealtimeChannel | undefined, isTyping: boolean) {
+		if (!ch || !this.userId) return;
+		const me = this.#myProfileName();
+		void ch
+			.send({
+				type: 'broadcast',
+				event: 'typing',
+				payload: { user_id: this.userId, display_name: me, is_typing: isTyping }
+			})
+			.catch(() => undefined);
+	}
+
+	#myProfileName(): string {
+		for (const list of Object.values(this.participants)) {
+			const p = list.find((x) => x.user_id === this.userId);
+			if (p) return p.display_name || p.username || '';
+		}
+		return '';
+	}
+
+	#onTyping(conversationId: string, payload: Raw) {
+		const userId = String(payload.user_id ?? '');
+		if (!userId || userId === this.userId) return;
+		if (!payload.is_typing) {
+			this.#dropTyping(conversationId, userId);
+			return;
+		}
+		const participant = this.participants[conversationId]?.find((p) => p.user_id === userId);
+		const name = String(
+			payload.display_name || participant?.display_name || participant?.username || 'Someone'
+		);
+		const list = this.typing[conversationId] ?? [];
+		if (!list.some((t) => t.userId === userId)) this.typing[conversationId] = [...list, { userId, name }];
+		const key = `${conversationId}:${userId}`;
+		const old = this.#remoteTyping.get(key);
+		if (old) clearTimeout(old);
+		this.#remoteTyping.set(
+			key,
+			setTimeout(() => this.#dropTyping(conversationId, userId), this.#options.typingTimeoutMs)
+		);
+	}
+
+	#dropTyping(conversationId: string, userId: string) {
+		const key = `${conversationId}:${userId}`;
+		const t = this.#remoteTyping.get(key);
+		if (t) clearTimeout(t);
+		this.#remoteTyping.delete(key);
+		const list = this.typing[conversationId];
+		if (list?.some((x) => x.userId === userId)) {
+			this.typing[conversationId] = list.filter((x) => x.userId !== userId);
+		}
+	}
+
+	#onPresence(conversationId: string, ch: RealtimeChannel) {
+		const state = ch.presenceState() as Record<string, Raw[]>;
+		const users = new Set<string>();
+		for (const [key, metas] of Object.entries(state)) {
+			users.add(key);
+			for (const meta of metas ?? []) if (typeof meta.user_id === 'string') users.add(meta.user_id);
+		}
+		this.presence[conversationId] = users;
+	}
+
+	// ---------------------------------------------------------------- realtime
+
+	/**
+	 * A new channel for a topic. supabase-js hands back an existing channel of the same topic (maybe
+	 * still leaving after a `close` or `stop`), to which no listeners can be added: remove it first.
+	 */
+	async #freshChannel(
+		topic: string,
+		options: Parameters<SupabaseClient['channel']>[1]
+	): Promise<RealtimeChannel> {
+		const sb = this.#client();
+		for (const old of sb.getChannels()) {
+			if (old.subTopic === topic || old.topic === `realtime:${topic}`) await sb.removeChannel(old);
+		}
+		return sb.channel(topic, options);
+	}
+
+	async #subscribeInbox(): Promise<void> {
+		const me = this.#me();
+		const ch = await this.#freshChannel(`user:${me}`, { config: { private: true } });
+		ch.on(
+			'broadcast',
+			{ event: 'inbox' },
+			({ payload }) => void this.#onInbox(payload as Raw).catch(() => undefined)
+		);
+		ch.on('broadcast', { event: 'conversation_added' }, ({ payload }) => {
+			void this.#fetchConversation(String((payload as Raw).conversation_id)).catch(() => undefined);
+		});
+		ch.on('broadcast', { event: 'conversation_removed' }, ({ payload }) => {
+			this.#forgetConversation(String((payload as Raw).conversation_id));
+		});
+		ch.subscribe((status) => {
+			if (this.#userChannel !== ch) return;
+			const up = status === 'SUBSCRIBED';
+			this.connected = up;
+			if (up && this.#wasConnected) void this.#onReconnect();
+			if (up) this.#wasConnected = true;
+		});
+		this.#userChannel = ch;
+	}
+
+	async #onInbox(payload: Raw): Promise<void> {
+		const conversationId = String(payload.conversation_id);
+		const seq = Number(payload.seq);
+		const senderId = String(payload.sender_id);
+		const me = this.#me();
+		// The device has the message (notified of it), so it counts as delivered.
+		if (senderId !== me) this.#queueReceipt(conversationId, 'delivered', seq);
+		let c = this.#conversation(conversationId);
+		if (!c) c = await this.#fetchConversation(conversationId);
+		if (seq > c.last_seq) {
+			const mine = this.participants[conversationId]?.find((p) => p.user_id === me);
+			if (senderId !== me && seq > (mine?.last_read_seq ?? 0)) c.unread_count += 1;
+			c.last_seq = seq;
+			c.last_message_at = new Date().toISOString();
+			this.conversations = sortConversations(this.conversations);
+		}
+		// An open conversation gets the row on its own channel; others fetch it for the preview.
+		if (this.#channels.has(conversationId)) return;
+		const rows =
+			(await this.#rpc<Raw[]>('get_messages', {
+				conversation_id: conversationId,
+				after_seq: seq - 1,
+				page_size: 1
+			})) ?? [];
+		const row = rows[0] ? normalizeMessage(rows[0]) : null;
+		if (!row) return;
+		const { text } = await this.#decrypt(row);
+		const now = this.#conversation(conversationId);
+		if (now && (!now.last_message || row.seq >= now.last_message.seq)) {
+			now.last_message = row;
+			now.preview = text;
+			now.last_message_at = row.created_at;
+			this.conversations = sortConversations(this.conversations);
+		}
+	}
+
+	#forgetConversation(conversationId: string) {
+		this.close(conversationId);
+		this.conversations = this.conversations.filter((c) => c.id !== conversationId);
+		delete this.participants[conversationId];
+		delete this.hasMore[conversationId];
+	}
+
+	async #subscribeConversation(conversationId: string): Promise<void> {
+		if (this.#channels.has(conversationId)) return;
+		const me = this.#me();
+		const ch = await this.#freshChannel(`conversation:${conversationId}`, {
+			config: { private: true, presence: { key: me }, broadcast: { self: false } }
+		});
+		// Opened twice while the old channel was being removed: keep the first.
+		if (this.#channels.has(conversationId)) {
+			void this.#sb?.removeChannel(ch);
+			return;
+		}
+		const on = (event: string, handle: (payload: Raw) => unknown) =>
+			ch.on('broadcast', { event }, ({ payload }) => {
+				if (this.#channels.get(conversationId) !== ch) return;
+				void Promise.resolve(handle(payload as Raw)).catch(() => undefined);
+			});
+		on('message_created', async (p) => {
+			await this.#ingest([normalizeMessage(p)]);
+			// A seq gap means a broadcast was lost: fetch what lies between.
+			const seqs = this.#seqs(conversationId);
+			if ((this.#contiguousHigh(conversationId) ?? 0) < (seqs.at(-1) ?? 0))
+				await this.#catchUp(conversationId);
+		});
+		on('message_updated', (p) => this.#ingest([normalizeMessage(p)]));
+		on('reaction_changed', (p) =>
+			this.#applyReaction({
+				message_id: String(p.message_id),
+				user_id: String(p.user_id),
+				emoji: String(p.emoji),
+				op: p.op === 'removed' ? 'removed' : 'added'
+			})
+		);
+		on('receipt_updated', (p) => this.#onReceipt(conversationId, p));
+		on('participants_changed', (p) => this.#onParticipantsChanged(conversationId, p));
+		on('typing', (p) => this.#onTyping(conversationId, p));
+		ch.on('presence', { event: 'sync' }, () => {
+			if (this.#channels.get(conversationId) === ch) this.#onPresence(conversationId, ch);
+		});
+		ch.subscribe((status) => {
+			if (this.#channels.get(conversationId) !== ch || status !== 'SUBSCRIBED') return;
+			void ch.track({ user_id: me, online_at: new Date().toISOString() }).catch(() => undefined);
+			// Whatever was sent between the first load and this (re)join arrives through the catch-up.
+			void this.#catchUp(conversationId).catch(() => undefined);
+		});
+		this.#channels.set(conversationId, ch);
+	}
+
+	#onReceipt(conversationId: string, p: Raw) {
+		const list = this.participants[conversationId];
+		const participant = list?.find((x) => x.user_id === p.user_id);
+		if (!participant) return;
+		participant.last_delivered_seq = Math.max(
+			participant.last_delivered_seq,
+			Number(p.last_delivered_seq ?? 0)
+		);
+		participant.last_read_seq = Math.max(participant.last_read_seq, Number(p.last_read_seq ?? 0));
+		this.#refreshStatuses(conversationId);
+	}
+
+	async #onParticipantsChanged(conversationId: string, p: Raw): Promise<void> {
+		const c = this.#conversation(conversationId);
+		if (c && p.key_epoch != null) c.key_epoch = Math.max(c.key_epoch, Number(p.key_epoch));
+		if (p.op === 'removed' && p.user_id === this.userId) {
+			this.#forgetConversation(conversationId);
+			return;
+		}
+		if (p.op === 'removed') {
+			const list = this.participants[conversationId];
+			if (list)
+				this.#setParticipants(
+					conversationId,
+					list.filter((x) => x.user_id !== p.user_id)
+				);
+			return;
+		}
+		if (p.op === 'role') {
+			const x = this.participants[conversationId]?.find((y) => y.user_id === p.user_id);
+			if (x) x.role = String(p.role) as Role;
+			if (c && p.user_id === this.userId) c.myRole = String(p.role) as Role;
+			return;
+		}
+		// Someone joined: their profile fields come with the full conversation.
+		const view = await this.#fetchConversation(conversationId);
+		// Give them the current key if I hold it (the adder normally did; the database keeps the first).
+		if (
+			p.op === 'added' &&
+			typeof p.user_id === 'string' &&
+			p.user_id !== this.userId &&
+			this.keyring.ready
+		) {
+			const key = await this.keyring.cachedConversationKey(conversationId, view.key_epoch);
+			if (key)
+				await this.keyring
+					.shareConversationKey(conversationId, view.key_epoch, [p.user_id])
+					.catch(() => undefined);
+		}
+	}
+
+	// ---------------------------------------------------------------- receipts
+
+	/** Marks the conversation read up to its newest loaded message (call when it is visible at the bottom). */
+	markSeen(conversationId: string): void {
+		const seqs = this.#seqs(conversationId);
+		const c = this.#conversation(conversationId);
+		const newest = Math.max(seqs.at(-1) ?? 0, c?.last_message?.seq ?? 0);
+		if (c) c.unread_count = 0;
+		if (newest > 0) this.#queueReceipt(conversationId, 'read', newest);
+	}
+
+	#queueReceipt(conversationId: string, kind: 'delivered' | 'read', seq: number) {
+		const r = this.#receipts.get(conversationId) ?? { delivered: 0, read: 0 };
+		r[kind] = Math.max(r[kind], seq);
+		this.#receipts.set(conversationId, r);
+		this.#scheduleReceipts();
+	}
+
+	#scheduleReceipts() {
+		if (this.#receiptTimer || this.#receipts.size === 0) return;
+		this.#receiptTimer = setTimeout(() => {
+			this.#receiptTimer = null;
+			void this.flushReceipts();
+		}, this.#options.receiptDelayMs);
+	}
+
+	/** Sends the gathered receipts now (one call per conversation and kind). */
+	async flushReceipts(): Promise<void> {
+		const batch = [...this.#receipts];
+		this.#receipts.clear();
+		const me = this.userId;
+		if (!me || !this.#sb) return;
+		for (const [conversationId, r] of batch) {
+			const mine = this.participants[conversationId]?.find((p) => p.user_id === me);
+			const read = r.read > (mine?.last_read_seq ?? 0) ? r.read : 0;
+			// Reading implies delivery, so one call covers both when read is at least as far.
+			const delivered = r.delivered > Math.max(mine?.last_delivered_seq ?? 0, read) ? r.delivered : 0;
+			try {
+				if (read) await this.#rpc('mark_read', { conversation_id: conversationId, up_to_seq: read });
+				if (delivered)
+					await this.#rpc('mark_delivered', { conversation_id: conversationId, up_to_seq: delivered });
+				if (mine) {
+					mine.last_read_seq = Math.max(mine.last_read_seq, read);
+					mine.last_delivered_seq = Math.max(mine.last_delivered_seq, read, delivered);
+				}
+			} catch (err) {
+				// Offline: keep them for the reconnect; refused (e.g. removed meanwhile): drop them.
+				if (isNetworkError(err)) {
+					const again = this.#receipts.get(conversationId) ?? { delivered: 0, read: 0 };
+					again.read = Math.max(again.read, r.read);
+					again.delivered = Math.max(again.delivered, r.delivered);
+					this.#receipts.set(conversationId, again);
+				}
+			}
+		}
+	}
+
+	// ---------------------------------------------------------------- membership
+
+	/** Opens (or creates) the direct conversation with a user; resolves with its id. */
+	async startDirect(username: string): Promise<string> {
+		const profile = await this.#rpc<Raw>('find_profile', { username: username.trim().toLowerCase() });
+		if (profile.id === this.userId) throw new ChatError('That is you', 400, 'cannot_message_self');
+		const row = await this.#rpc<Raw>('create_direct_conversation', { other_user_id: profile.id });
+		const view = await this.#fetchConversation(String(row.id));
+		return view.id;
+	}
+
+	/** Creates a group with me as admin; resolves with its id. */
+	async createGroup(title: string, userIds: string[]): Promise<string> {
+		const row = await this.#rpc<Raw>('create_group_conversation', { title, participant_ids: userIds });
+		const view = await this.#fetchConversation(String(row.id));
+		return view.id;
+	}
+
+	/** Adds a member and shares the current epoch's key with them. */
+	async addMember(conversationId: string, userId: string, role: Role = 'member'): Promise<void> {
+		await this.#rpc('add_participant', { conversation_id: conversationId, user_id: userId, role });
+		const view = await this.#fetchConversation(conversationId);
+		// Without this they could not read the epoch's messages until the next rotation.
+		await this.keyring.shareConversationKey(conversationId, view.key_epoch, [userId]).catch(() => undefined);
+	}
+
+	/** Removes a member (the key epoch bumps; the next message uses a fresh key they lack). */
+	async removeMember(conversationId: string, userId: string): Promise<void> {
+		await this.#rpc('remove_participant', { conversation_id: conversationId, user_id: userId });
+		await this.#fetchConversation(conversationId);
+	}
+
+	async setRole(conversationId: string, userId: string, role: Role): Promise<void> {
+		await this.#rpc('set_participant_role', { conversation_id: conversationId, user_id: userId, role });
+		await this.#fetchConversation(conversationId);
+	}
+
+	/** Leaves a conversation and drops it from the list. */
+	async leave(conversationId: string): Promise<void> {
+		await this.#rpc('leave_conversation', { conversation_id: conversationId });
+		this.#forgetConversation(conversationId);
+	}
+}
+
+/** Whether a known message view still matches a row's content (no need to decrypt again). */
+function sameContent(view: MessageView, row: MessageRow): boolean {
+	return (
+		view.content_encrypted === row.content_encrypted &&
+		view.edited_at === row.edited_at &&
+		view.deleted_at === row.deleted_at &&
+		view.encryption?.nonce === row.encryption?.nonce
+	);
+}
+
+function activity(c: ConversationView): string {
+	return c.last_message_at ?? c.created_at;
+}
+
+function sortConversations(list: ConversationView[]): ConversationView[] {
+	return [...list].sort((a, b) => activity(b).localeCompare(activity(a)) || b.id.localeCompare(a.id));
+}
+
+const CONTEXT = Symbol('parley.chat');
+
+/** Shares the page's store with the components below (call in the app layout). */
+export function setChat(store: ChatStore): ChatStore {
+	return setContext(CONTEXT, store);
+}
+
+/** The store set by the app layout. */
+export function getChat(): ChatStore {
+	const store = getContext<ChatStore | undefined>(CONTEXT);
+	if (!store) throw new Error('getChat() needs setChat() in a parent layout');
+	return store;
+}

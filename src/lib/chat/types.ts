@@ -1,0 +1,115 @@
+/**
+ * Row shapes of the database contract (docs/chat-api.md) and the views the chat store derives from
+ * them for the UI.
+ */
+
+export type MessageType = 'text' | 'image' | 'file' | 'voice';
+export type ConversationKind = 'direct' | 'group';
+export type Role = 'admin' | 'moderator' | 'member';
+export type MessageStatus = 'pending' | 'failed' | 'sent' | 'delivered' | 'read';
+
+/** `messages.encryption`. */
+export interface MessageEncryption {
+	epoch: number;
+	nonce: string;
+}
+
+/** A `messages` row. */
+export interface MessageRow {
+	id: string;
+	conversation_id: string;
+	sender_id: string;
+	seq: number;
+	content_encrypted: string | null;
+	message_type: MessageType;
+	attachment: unknown;
+	encryption: MessageEncryption | null;
+	reply_to_id: string | null;
+	client_id: string | null;
+	created_at: string;
+	edited_at: string | null;
+	deleted_at: string | null;
+}
+
+/** A `message_reactions` row. */
+export interface ReactionRow {
+	message_id: string;
+	user_id: string;
+	emoji: string;
+	created_at?: string;
+}
+
+export interface ReactionView {
+	emoji: string;
+	count: number;
+	/** Whether I am one of `users`. */
+	mine: boolean;
+	/** User ids, in the order they reacted. */
+	users: string[];
+}
+
+/**
+ * A message as the UI shows it: the row plus its plaintext and derived state. Optimistic messages
+ * (`pending`/`failed`, not stored yet) use their `client_id` as `id` and have `seq: null`.
+ */
+export interface MessageView extends Omit<MessageRow, 'seq'> {
+	seq: number | null;
+	/** Decrypted plaintext; null for tombstones and for what this device cannot decrypt. */
+	text: string | null;
+	/** True when the content exists but could not be decrypted here (missing key, tampering). */
+	undecryptable: boolean;
+	/** For my messages: derived from the other participants' watermarks. For others' always `sent`. */
+	status: MessageStatus;
+	/** How many other participants have read / received it (my messages; 0 otherwise). */
+	readBy: number;
+	deliveredTo: number;
+	/** Other participants at the time of computing (so a group shows "read by readBy of recipients"). */
+	recipients: number;
+	reactions: ReactionView[];
+	/** Why a `failed` message failed. */
+	error?: string;
+}
+
+/** A participant with profile fields and watermarks. */
+export interface ParticipantView {
+	user_id: string;
+	role: Role;
+	joined_at: string | null;
+	last_delivered_seq: number;
+	last_read_seq: number;
+	username: string | null;
+	display_name: string | null;
+	avatar_url: string | null;
+	public_key: string | null;
+}
+
+/** A `conversations` row. */
+export interface ConversationRow {
+	id: string;
+	kind: ConversationKind;
+	title: string | null;
+	created_by: string | null;
+	last_seq: number;
+	last_message_at: string | null;
+	key_epoch: number;
+	created_at: string;
+	updated_at: string;
+}
+
+export interface ConversationView extends ConversationRow {
+	participants: ParticipantView[];
+	last_message: MessageRow | null;
+	unread_count: number;
+	/** The group title, or the other person's display name (or username) for a direct chat. */
+	name: string;
+	/** The last message's decrypted text (null if deleted or not decryptable here). */
+	preview: string | null;
+	/** My role in it. */
+	myRole: Role | null;
+}
+
+/** Someone typing in a conversation. */
+export interface TypingUser {
+	userId: string;
+	name: string;
+}

@@ -1,0 +1,205 @@
+/**
+ * End-to-end encryption primitives for Parley, pure functions over tweetnacl.
+ *
+ * - Identity: one `nacl.box` key pair per user; the public key is published in `profiles.public_key`.
+ * - Conversation key: 32 random bytes per membership epoch, wrapped for each member with `nacl.box`.
+ * - Messages: `nacl.secretbox` under the conversation key; `{ciphertext, nonce}` travel as base64.
+ * - Backup: the identity secret key sealed with a key derived from a passphrase (PBKDF2-SHA-256 from
+ *   WebCrypto), the only form in which a secret key ever leaves the device.
+ *
+ * Everything that is stored or sent is base64; key parameters accept bytes or base64.
+ */
+import nacl from 'tweetnacl';
+
+/** Bytes or their base64 encoding. */
+export type KeyInput = Uint8Array | string;
+
+export interface Identity {
+	/** base64 `nacl.box` public key, as stored in `profiles.public_key`. */
+	publicKey: string;
+	/** 32-byte `nacl.box` secret key; never leaves the device unencrypted. */
+	secretKey: Uint8Array;
+}
+
+export interface SealedText {
+	ciphertext: string;
+	nonce: string;
+}
+
+export interface WrappedKey {
+	wrapped_key: string;
+	nonce: string;
+}
+
+/** The `key_backups.backup` document. */
+export interface KeyBackup {
+	v: 1;
+	kdf: 'PBKDF2-SHA-256';
+	salt: string;
+	iterations: number;
+	nonce: string;
+	ciphertext: string;
+}
+
+/** OWASP's current recommendation for PBKDF2-HMAC-SHA-256 (well above the 310,000 floor). */
+export const BACKUP_ITERATIONS = 600_000;
+/** Backups claiming fewer iterations are refused: they were not made by us, or were tampered with. */
+export const MIN_BACKUP_ITERATIONS = 310_000;
+/** Bounds the work a forged backup can make us do. */
+const MAX_BACKUP_ITERATIONS = 10_000_000;
+
+/** Standard base64 of bytes (chunked so large inputs do not overflow the argument list). */
+export function toBase64(bytes: Uint8Array): string {
+	let binary = '';
+	for (let i = 0; i < bytes.length; i += 0x8000) {
+		binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+	}
+	return btoa(binary);
+}
+
+/** Bytes of a standard base64 string; throws on malformed input. */
+export function fromBase64(text: string): Uint8Array {
+	const binary = atob(text);
+	const bytes = new Uint8Array(binary.length);
+	for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+	return bytes;
+}
+
+function bytes(input: KeyInput): Uint8Array {
+	return typeof input === 'string' ? fromBase64(input) : input;
+}
+
+/** Decodes base64 that came from outside; null instead of throwing when it is malformed. */
+function tryBytes(input: KeyInput): Uint8Array | null {
+	try {
+		return bytes(input);
+	} catch {
+		return null;
+	}
+}
+
+/** A fresh identity key pair. */
+export function generateIdentity(): Identity {
+	const pair = nacl.box.keyPair();
+	return { publicKey: toBase64(pair.publicKey), secretKey: pair.secretKey };
+}
+
+/** The base64 public key that belongs to a secret key (to check a restored key against the profile). */
+export function publicKeyOf(secretKey: KeyInput): string {
+	return toBase64(nacl.box.keyPair.fromSecretKey(bytes(secretKey)).publicKey);
+}
+
+/** A fresh 32-byte conversation key. */
+export function newConversationKey(): Uint8Array {
+	return nacl.randomBytes(nacl.secretbox.keyLength);
+}
+
+/** Encrypts UTF-8 text under a conversation key with a fresh random nonce. */
+export function sealText(key: KeyInput, plaintext: string): SealedText {
+	const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
+	const box = nacl.secretbox(new TextEncoder().encode(plaintext), nonce, bytes(key));
+	return { ciphertext: toBase64(box), nonce: toBase64(nonce) };
+}
+
+/** Decrypts text sealed by `sealText`; null when the key is wrong or the data was tampered with. */
+export function openText(key: KeyInput, ciphertext: string, nonce: string): string | null {
+	const k = tryBytes(key);
+	const box = tryBytes(ciphertext);
+	const n = tryBytes(nonce);
+	if (!k || !box || !n) return null;
+	if (k.length !== nacl.secretbox.keyLength || n.length !== nacl.secretbox.nonceLength) return null;
+	const opened = nacl.secretbox.open(box, n, k);
+	if (!opened) return null;
+	try {
+		return new TextDecoder('utf-8', { fatal: true }).decode(opened);
+	} catch {
+		return null;
+	}
+}
+
+/** Wraps a conversation key for one recipient (`nacl.box` from my secret key to their public key). */
+export function wrapKey(convKey: KeyInput, recipientPublicKey: KeyInput, mySecretKey: KeyInput): WrappedKey {
+	const nonce = nacl.randomBytes(nacl.box.nonceLength);
+	const box = nacl.box(bytes(convKey), nonce, bytes(recipientPublicKey), bytes(mySecretKey));
+	return { wrapped_key: toBase64(box), nonce: toBase64(nonce) };
+}
+
+/** Unwraps a conversation key wrapped for me by `wrapperPublicKey`'s owner; null when it does not open. */
+export function unwrapKey(
+	wrapped_key: string,
+	nonce: string,
+	wrapperPublicKey: KeyInput,
+	mySecretKey: KeyInput
+): Uint8Array | null {
+	const box = tryBytes(wrapped_key);
+	const n = tryBytes(nonce);
+	const pub = tryBytes(wrapperPublicKey);
+	const sec = tryBytes(mySecretKey);
+	if (!box || !n || !pub || !sec) return null;
+	if (n.length !== nacl.box.nonceLength || pub.length !== nacl.box.publicKeyLength) return null;
+	if (sec.length !== nacl.box.secretKeyLength) return null;
+	const key = nacl.box.open(box, n, pub, sec);
+	return key && key.length === nacl.secretbox.keyLength ? key : null;
+}
+
+async function deriveBackupKey(
+	passphrase: string,
+	salt: Uint8Array,
+	iterations: number
+): Promise<Uint8Array> {
+	const material = await crypto.subtle.importKey(
+		'raw',
+		new TextEncoder().encode(passphrase.normalize('NFKC')),
+		'PBKDF2',
+		false,
+		['deriveBits']
+	);
+	const bits = await crypto.subtle.deriveBits(
+		{ name: 'PBKDF2', hash: 'SHA-256', salt: salt as Uint8Array<ArrayBuffer>, iterations },
+		material,
+		nacl.secretbox.keyLength * 8
+	);
+	return new Uint8Array(bits);
+}
+
+/** Seals an identity secret key under a passphrase for `key_backups`. */
+export async function encryptBackup(
+	secretKey: KeyInput,
+	passphrase: string,
+	iterations: number = BACKUP_ITERATIONS
+): Promise<KeyBackup> {
+	if (iterations < MIN_BACKUP_ITERATIONS)
+		throw new Error(`A backup needs at least ${MIN_BACKUP_ITERATIONS} iterations`);
+	const salt = nacl.randomBytes(16);
+	const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
+	const key = await deriveBackupKey(passphrase, salt, iterations);
+	const ciphertext = nacl.secretbox(bytes(secretKey), nonce, key);
+	return {
+		v: 1,
+		kdf: 'PBKDF2-SHA-256',
+		salt: toBase64(salt),
+		iterations,
+		nonce: toBase64(nonce),
+		ciphertext: toBase64(ciphertext)
+	};
+}
+
+/** Opens a backup; null for a wrong passphrase or a malformed, weakened or tampered backup. */
+export async function decryptBackup(backup: KeyBackup, passphrase: string): Promise<Uint8Array | null> {
+	if (!backup || backup.v !== 1 || backup.kdf !== 'PBKDF2-SHA-256') return null;
+	const { iterations } = backup;
+	if (
+		!Number.isInteger(iterations) ||
+		iterations < MIN_BACKUP_ITERATIONS ||
+		iterations > MAX_BACKUP_ITERATIONS
+	) {
+		return null;
+	}
+	const salt = tryBytes(backup.salt);
+	const nonce = tryBytes(backup.nonce);
+	const box = tryBytes(backup.ciphertext);
+	if (!salt || !nonce || !box || nonce.length !== nacl.secretbox.nonceLength) return null;
+	const key = await deriveBackupKey(passphrase, salt, iterations);
+	const secretKey = nacl.secretbox.open(box, nonce, key);
+	return secretKey && secretKey.length === nacl.box.secretKeyLength ? secretKey : null;
+}

@@ -1,0 +1,194 @@
+import { IDBFactory } from 'fake-indexeddb';
+import { describe, expect, it } from 'vitest';
+import { FakeDatabase, FakeSupabase } from '../chat/testing/fake-supabase.ts';
+import { MIN_BACKUP_ITERATIONS, newConversationKey, openText, sealText } from './e2ee.ts';
+import { Keyring } from './keyring.svelte.ts';
+
+/** Fakes the two RPCs the key ring uses over the shared tables. */
+function withKeyRpcs(
+	client: FakeSupabase,
+	conversation: { id: string; key_epoch: number; members: string[] }
+) {
+	client.rpcHandlers.get_conversation = () => ({
+		id: conversation.id,
+		key_epoch: conversation.key_epoch,
+		participants: conversation.members.map((user_id) => ({ user_id, role: 'member' }))
+	});
+	client.rpcHandlers.publish_conversation_keys = (args, caller) => {
+		const rows = client.db.table('conversation_keys');
+		for (const k of args.keys as { user_id: string; wrapped_key: string; nonce: string }[]) {
+			// Like a primary key with "on conflict do nothing": the first key of an epoch stays.
+			if (
+				rows.some(
+					(r) =>
+						r.conversation_id === args.conversation_id && r.epoch === args.epoch && r.user_id === k.user_id
+				)
+			) {
+				continue;
+			}
+			rows.push({ conversation_id: args.conversation_id, epoch: args.epoch, ...k, wrapped_by: caller });
+		}
+		return null;
+	};
+	return client;
+}
+
+function setup(userIds: string[]) {
+	const db = new FakeDatabase();
+	for (const id of userIds) db.table('profiles').push({ id, public_key: null });
+	return db;
+}
+
+describe('Keyring identity', () => {
+	it('creates, stores and publishes an identity on first use, then reuses it', async () => {
+		const db = setup(['alice']);
+		const idb = new IDBFactory();
+		const client = new FakeSupabase('alice', db);
+		const ring = new Keyring(idb);
+		await ring.ensureIdentity(client.client, 'alice');
+		expect(ring.ready).toBe(true);
+		expect(ring.needsRestore).toBe(false);
+		expect(db.table('profiles')[0].public_key).toBe(ring.publicKey);
+
+		// Same device later: same key, nothing new published.
+		const again = new Keyring(idb);
+		await again.ensureIdentity(client.client, 'alice');
+		expect(again.publicKey).toBe(ring.publicKey);
+	});
+
+	it('asks for a restore on a second device, which then unwraps old keys with the right passphrase', async () => {
+		const db = setup(['alice', 'bob']);
+		const convo = { id: 'c1', key_epoch: 0, members: ['alice', 'bob'] };
+		const alice1 = withKeyRpcs(new FakeSupabase('alice', db), convo);
+		const bob = withKeyRpcs(new FakeSupabase('bob', db), convo);
+		const laptop = new Keyring(new IDBFactory());
+		const bobRing = new Keyring(new IDBFactory());
+		await laptop.ensureIdentity(alice1.client, 'alice');
+		await bobRing.ensureIdentity(bob.client, 'bob');
+
+		// Bob opens the conversation's first epoch; Alice's laptop backs up her identity.
+		const key = await bobRing.conversationKey('c1', 0);
+		expect(key).toHaveLength(32);
+		const sealed = sealText(key!, 'from bob');
+		await laptop.backup('a long passphrase');
+		expect(laptop.hasBackup).toBe(true);
+		const stored = db.table('key_backups')[0];
+		expect(stored.user_id).toBe('alice');
+		expect(JSON.stringify(stored.backup)).not.toContain('secret');
+
+		const phone = new Keyring(new IDBFactory());
+		let changed = 0;
+		phone.onIdentityChange = () => changed++;
+		await phone.ensureIdentity(alice1.client, 'alice');
+		expect(phone.needsRestore).toBe(true);
+		expect(phone.ready).toBe(false);
+		expect(phone.hasBackup).toBe(true);
+		await expect(phone.conversationKey('c1', 0)).rejects.toThrow(/identity/);
+
+		expect(await phone.restore('the wrong passphrase')).toBe(false);
+		expect(phone.needsRestore).toBe(true);
+		expect(await phone.restore('a long passphrase')).toBe(true);
+		expect(phone.ready).toBe(true);
+		expect(phone.publicKey).toBe(laptop.publicKey);
+		expect(changed).toBe(1);
+		const phoneKey = await phone.conversationKey('c1', 0, { create: false });
+		expect(openText(phoneKey!, sealed.ciphertext, sealed.nonce)).toBe('from bob');
+	});
+
+	it('refuses weak passphrases and reports a missing backup', async () => {
+		const db = setup(['alice']);
+		const client = new FakeSupabase('alice', db);
+		const ring = new Keyring(new IDBFactory());
+		await ring.ensureIdentity(client.client, 'alice');
+		await expect(ring.backup('short')).rejects.toThrow(/passphrase/);
+		await expect(ring.restore('whatever it is')).rejects.toThrow(/no key backup/);
+		expect(MIN_BACKUP_ITERATIONS).toBeGreaterThanOrEqual(310_000);
+	});
+});
+
+describe('Keyring conversation keys', () => {
+	it('makes the current epoch key once, wraps it for every member, and caches it', async () => {
+		const db = setup(['alice', 'bob', 'carol']);
+		const convo = { id: 'c1', key_epoch: 2, members: ['alice', 'bob', 'carol'] };
+		const alice = withKeyRpcs(new FakeSupabase('alice', db), convo);
+		const bob = withKeyRpcs(new FakeSupabase('bob', db), convo);
+		const carol = withKeyRpcs(new FakeSupabase('carol', db), convo);
+		const rings = [
+			new Keyring(new IDBFactory()),
+			new Keyring(new IDBFactory()),
+			new Keyring(new IDBFactory())
+		];
+		await rings[0].ensureIdentity(alice.client, 'alice');
+		await rings[1].ensureIdentity(bob.client, 'bob');
+		await rings[2].ensureIdentity(carol.client, 'carol');
+
+		const [k1, k1again] = await Promise.all([
+			rings[0].conversationKey('c1', 2),
+			rings[0].conversationKey('c1', 2)
+		]);
+		expect(k1again).toBe(k1);
+		expect(alice.callsOf('publish_conversation_keys')).toHaveLength(1);
+		const rows = db.table('conversation_keys');
+		expect(rows.map((r) => r.user_id).sort()).toEqual(['alice', 'bob', 'carol']);
+		expect(rows.every((r) => r.wrapped_by === 'alice' && r.epoch === 2)).toBe(true);
+		// The server only ever sees wrapped keys.
+		expect(JSON.stringify(rows)).not.toContain(btoa(String.fromCharCode(...k1!)));
+
+		expect(await rings[1].conversationKey('c1', 2)).toEqual(k1);
+		expect(await rings[2].conversationKey('c1', 2, { create: false })).toEqual(k1);
+		expect(bob.callsOf('publish_conversation_keys')).toHaveLength(0);
+	});
+
+	it('never makes keys for old epochs or conversations I am not in, and does not cache misses', async () => {
+		const db = setup(['alice', 'bob']);
+		const convo = { id: 'c1', key_epoch: 3, members: ['bob'] };
+		const alice = withKeyRpcs(new FakeSupabase('alice', db), convo);
+		const ring = new Keyring(new IDBFactory());
+		await ring.ensureIdentity(alice.client, 'alice');
+		expect(await ring.conversationKey('c1', 3)).toBeNull();
+		convo.members.push('alice');
+		expect(await ring.conversationKey('c1', 1)).toBeNull();
+		expect(await ring.conversationKey('c1', 3, { create: false })).toBeNull();
+		expect(alice.callsOf('publish_conversation_keys')).toHaveLength(0);
+		expect(await ring.conversationKey('c1', 3)).toHaveLength(32);
+	});
+
+	it('adopts the key another member published first when two race for an epoch', async () => {
+		const db = setup(['alice', 'bob']);
+		const convo = { id: 'c1', key_epoch: 0, members: ['alice', 'bob'] };
+		const alice = withKeyRpcs(new FakeSupabase('alice', db), convo);
+		const bob = withKeyRpcs(new FakeSupabase('bob', db), convo);
+		const a = new Keyring(new IDBFactory());
+		const b = new Keyring(new IDBFactory());
+		await a.ensureIdentity(alice.client, 'alice');
+		await b.ensureIdentity(bob.client, 'bob');
+		const [ka, kb] = await Promise.all([a.conversationKey('c1', 0), b.conversationKey('c1', 0)]);
+		expect(ka).toEqual(kb);
+	});
+
+	it('shares an existing key with a member added later, and rejects keys wrapped by someone else', async () => {
+		const db = setup(['alice', 'bob', 'dave']);
+		const convo = { id: 'c1', key_epoch: 0, members: ['alice', 'bob'] };
+		const alice = withKeyRpcs(new FakeSupabase('alice', db), convo);
+		const dave = withKeyRpcs(new FakeSupabase('dave', db), convo);
+		const a = new Keyring(new IDBFactory());
+		const d = new Keyring(new IDBFactory());
+		await a.ensureIdentity(alice.client, 'alice');
+		await d.ensureIdentity(dave.client, 'dave');
+		const key = await a.conversationKey('c1', 0);
+		expect(await d.conversationKey('c1', 0, { create: false })).toBeNull();
+		convo.members.push('dave');
+		await a.shareConversationKey('c1', 0, ['dave']);
+		expect(await d.conversationKey('c1', 0, { create: false })).toEqual(key);
+
+		// A row that claims another wrapper does not open.
+		const forged = db.table('conversation_keys').find((r) => r.user_id === 'dave')!;
+		forged.epoch = 9;
+		forged.wrapped_by = 'bob';
+		db.table('profiles').find((p) => p.id === 'bob')!.public_key = db
+			.table('profiles')
+			.find((p) => p.id === 'dave')!.public_key;
+		expect(await d.conversationKey('c1', 9, { create: false })).toBeNull();
+		expect(newConversationKey()).not.toEqual(key);
+	});
+});
