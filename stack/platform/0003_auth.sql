@@ -118,7 +118,7 @@ create table if not exists auth.audit_log_entries (
   ip_address varchar(64) not null default ''
 );
 
-/** The claims of the current request's JWT (empty object without one). */
+/** The claims of the current request's JWT, or null without one. */
 create or replace function auth.jwt()
 returns jsonb
 language sql
