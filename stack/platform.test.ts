@@ -315,7 +315,7 @@ describe('Supabase platform layer', () => {
 	test('realtime.send sets realtime.topic for the transaction and turns failures into warnings', async () => {
 		const warnings: string[] = [];
 		const result = await asRole('authenticated', { role: 'authenticated' }, async (c) => {
-			c.on('notice', (n) => warnings.push(n.message));
+			c.on('notice', (n) => warnings.push(n.message ?? ''));
 			// No insert policy exists, so RLS refuses the row: a warning, not an error.
 			await c.query(`select realtime.send('{"x":1}'::jsonb, 'evt', 'room:refused')`);
 			const after = await c.query(

@@ -1,0 +1,140 @@
+/**
+ * Executor: runs a request's statements in one transaction on a pipelined connection, so that
+ * `begin`, the request settings (role, claims, headers, search_path, role timeouts), the query
+ * and `commit` travel together and cost one network round trip. Connections log in as the
+ * superuser but immediately become `authenticator` (as PostgREST's connections are), so a role
+ * switch can only reach the roles authenticator was granted. Statements are prepared once per
+ * connection under a name derived from their text.
+ */
+import pg from 'pg';
+import type { Statement } from './sql.ts';
+
+/** What a request sets with `set_config(..., true)` before its query. */
+export interface RequestSettings {
+	role: string;
+	searchPath: string;
+	claims: string;
+	method: string;
+	path: string;
+	headers: string;
+	/** Extra settings such as the role's `statement_timeout` and `Prefer: timezone`. */
+	extra: [string, string][];
+}
+
+export interface RunOptions {
+	readOnly: boolean;
+	settings: RequestSettings;
+	main: Statement;
+	explain?: Statement;
+	/**
+	 * Decides commit (true) or rollback (false) from the main result. Without it the outcome is
+	 * fixed in advance by `rollback` and pipelined with the rest.
+	 */
+	decide?: (result: pg.QueryResult) => boolean;
+	rollback?: boolean;
+}
+
+export interface RunResult {
+	main: pg.QueryResult;
+	explain?: pg.QueryResult;
+}
+
+/** The pool of request connections plus the prepared-statement name registry. */
+export class Executor {
+	readonly pool: pg.Pool;
+	#names = new Map<string, string>();
+	#generation = 0;
+
+	constructor(connectionString: string, max: number) {
+		this.pool = new pg.Pool({
+			connectionString,
+			max,
+			idleTimeoutMillis: 60_000,
+			// pg's pipeline mode writes each query without waiting for the previous answer.
+			...({ pipeline: true } as object)
+		});
+		this.pool.on('connect', (client) => {
+			client.query('set session authorization authenticator').catch(() => {});
+		});
+		this.pool.on('error', () => {});
+	}
+
+	/** Forgets statement names, so statements prepared before a schema change are not reused. */
+	resetStatements(generation: number): void {
+		if (generation === this.#generation) return;
+		this.#generation = generation;
+		this.#names.clear();
+	}
+
+	#named(s: Statement): pg.QueryConfig {
+		let name = this.#names.get(s.text);
+		if (!name) {
+			// Bounded: past this many shapes, new ones run unnamed (parsed each time).
+			if (this.#names.size >= 2000) return { text: s.text, values: s.values };
+			name = `pgrst_${this.#generation}_${this.#names.size}`;
+			this.#names.set(s.text, name);
+		}
+		return { name, text: s.text, values: s.values };
+	}
+
+	#settingsStatement(s: RequestSettings): Statement {
+		const pairs: [string, string][] = [
+			['search_path', s.searchPath],
+			['role', s.role],
+			['request.jwt.claims', s.claims],
+			['request.method', s.method],
+			['request.path', s.path],
+			['request.headers', s.headers],
+			['request.cookies', '{}'],
+			...s.extra
+		];
+		const values: string[] = [];
+		const calls = pairs.map(([k, v]) => {
+			values.push(k, v);
+			return `pg_catalog.set_config($${values.length - 1}, $${values.length}, true)`;
+		});
+		return { text: `select ${calls.join(', ')}`, values };
+	}
+
+	/** Runs one request transaction; rejects with the first database error. */
+	async run(o: RunOptions): Promise<RunResult> {
+		const client = await this.pool.connect();
+		let broken: Error | undefined;
+		try {
+			const pending: Promise<pg.QueryResult>[] = [];
+			const send = (q: pg.QueryConfig | string) => {
+				const p = client.query(q as pg.QueryConfig);
+				p.catch(() => {});
+				pending.push(p);
+				return p;
+			};
+			send(o.readOnly ? 'begin isolation level read committed read only' : 'begin');
+			send(this.#named(this.#settingsStatement(o.settings)));
+			const explain = o.explain ? send(this.#named(o.explain)) : undefined;
+			const main = send(this.#named(o.main));
+			if (!o.decide) send(o.rollback ? 'rollback' : 'commit');
+			const settled = await Promise.allSettled(pending);
+			const failure = settled.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+			if (failure) {
+				if (o.decide) await client.query('rollback');
+				throw failure.reason;
+			}
+			const result: RunResult = { main: await main, explain: explain && (await explain) };
+			if (o.decide) {
+				const commit = o.decide(result.main) && !o.rollback;
+				await client.query(commit ? 'commit' : 'rollback');
+			}
+			return result;
+		} catch (e) {
+			// Errors without a SQLSTATE come from the connection itself: do not reuse it.
+			if (!(e as { code?: string }).code || (e as { code?: string }).code === '57P01') broken = e as Error;
+			throw e;
+		} finally {
+			client.release(broken);
+		}
+	}
+
+	async close(): Promise<void> {
+		await this.pool.end();
+	}
+}
