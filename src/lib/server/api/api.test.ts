@@ -1,0 +1,184 @@
+import { describe, expect, test } from 'vitest';
+import { ApiError, errorResponse, fromPostgrest } from './errors.ts';
+import {
+	conversationsQuery,
+	editMessageBody,
+	groupBody,
+	messagesQuery,
+	reactionBody,
+	sendMessageBody,
+	statusBody
+} from './schemas.ts';
+import { bearerToken } from './token.ts';
+
+const ID = '3f1c2a4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b';
+
+describe('fromPostgrest', () => {
+	test('PTxyz refusals keep their status, machine code (details) and message', () => {
+		const cases: [string, number, string][] = [
+			['PT400', 400, 'ValidationError'],
+			['PT403', 403, 'ForbiddenError'],
+			['PT404', 404, 'NotFoundError'],
+			['PT409', 409, 'ConflictError']
+		];
+		for (const [code, status, kind] of cases) {
+			const e = fromPostgrest({ code, details: 'some_code', message: 'Readable.', hint: null }, status);
+			expect({ kind: e.kind, status: e.status, code: e.code, message: e.message }).toEqual({
+				kind,
+				status,
+				code: 'some_code',
+				message: 'Readable.'
+			});
+		}
+	});
+
+	test('expired and invalid JWTs are 401s', () => {
+		expect(fromPostgrest({ code: 'PGRST303', message: 'JWT expired' }, 401)).toMatchObject({
+			kind: 'UnauthorizedError',
+			code: 'token_expired'
+		});
+		expect(fromPostgrest({ code: 'PGRST301', message: 'invalid JWT' }, 401)).toMatchObject({
+			kind: 'UnauthorizedError',
+			code: 'invalid_token'
+		});
+		expect(fromPostgrest({ message: 'no' }, 401).status).toBe(401);
+	});
+
+	test('SQLSTATEs map to the nearest kind; anything unknown is a 500 that reveals nothing', () => {
+		expect(fromPostgrest({ code: '42501', message: 'permission denied for table x' }, 403)).toMatchObject({
+			kind: 'ForbiddenError',
+			code: 'forbidden',
+			message: 'You are not allowed to do that.'
+		});
+		expect(fromPostgrest({ code: '22P02', message: 'invalid input syntax for type uuid' }, 400).kind).toBe(
+			'ValidationError'
+		);
+		expect(fromPostgrest({ code: '23505', message: 'duplicate' }, 409).kind).toBe('ConflictError');
+		const unknown = fromPostgrest({ code: 'XX000', message: 'internal detail: table secret_stuff' }, 500);
+		expect(unknown).toMatchObject({ kind: 'InternalError', code: 'internal' });
+		expect(unknown.message).not.toContain('secret_stuff');
+	});
+
+	test('details that are not machine codes are not used as codes', () => {
+		const e = fromPostgrest({ code: 'PT404', details: 'Key (id)=(x) is missing', message: 'Missing.' }, 404);
+		expect(e.code).toBe('notfound');
+	});
+});
+
+describe('errorResponse', () => {
+	test('writes {error: {kind, code, message}} with the status', async () => {
+		const response = errorResponse(new ApiError('ConflictError', 'message_deleted', 'Gone.'));
+		expect(response.status).toBe(409);
+		expect(await response.json()).toEqual({
+			error: { kind: 'ConflictError', code: 'message_deleted', message: 'Gone.' }
+		});
+	});
+
+	test('401s carry WWW-Authenticate; unexpected errors become an opaque 500', async () => {
+		expect(
+			errorResponse(new ApiError('UnauthorizedError', 'missing_token', 'x')).headers.get('www-authenticate')
+		).toBe('Bearer');
+		const original = console.error;
+		console.error = () => {};
+		try {
+			const response = errorResponse(new Error('database password is hunter2'));
+			expect(response.status).toBe(500);
+			expect(JSON.stringify(await response.json())).not.toContain('hunter2');
+		} finally {
+			console.error = original;
+		}
+	});
+});
+
+describe('bearerToken', () => {
+	const request = (authorization?: string) =>
+		new Request('http://x/api', { headers: authorization ? { authorization } : {} });
+
+	test('reads a JWT from Authorization: Bearer', () => {
+		expect(bearerToken(request('Bearer aaa.bbb.ccc'))).toBe('aaa.bbb.ccc');
+		expect(bearerToken(request('bearer aaa.bbb.ccc'))).toBe('aaa.bbb.ccc');
+	});
+
+	test('missing or malformed headers are 401s', () => {
+		for (const [header, code] of [
+			[undefined, 'missing_token'],
+			['Basic dXNlcjpwYXNz', 'invalid_token'],
+			['Bearer', 'invalid_token'],
+			['Bearer not-a-jwt', 'invalid_token']
+		] as const) {
+			try {
+				bearerToken(request(header));
+				expect.unreachable();
+			} catch (e) {
+				expect(e).toMatchObject({ kind: 'UnauthorizedError', code });
+			}
+		}
+	});
+});
+
+describe('schemas', () => {
+	test('group bodies: trimmed title, uuid members, no unknown keys', () => {
+		expect(groupBody.parse({ title: '  Trip ', participant_ids: [ID] })).toEqual({
+			title: 'Trip',
+			participant_ids: [ID]
+		});
+		expect(groupBody.parse({ title: 'x' }).participant_ids).toEqual([]);
+		for (const bad of [
+			{ title: '   ' },
+			{ title: 'x', participant_ids: ['nope'] },
+			{ title: 'x', admin: true },
+			null
+		]) {
+			expect(groupBody.safeParse(bad).success).toBe(false);
+		}
+	});
+
+	test('message bodies', () => {
+		expect(sendMessageBody.safeParse({ conversation_id: ID, content_encrypted: 'c' }).success).toBe(true);
+		expect(
+			sendMessageBody.safeParse({
+				conversation_id: ID,
+				content_encrypted: 'c',
+				message_type: 'image',
+				client_id: ID,
+				attachment: { path: 'x' },
+				encryption: { epoch: 2, nonce: 'n' }
+			}).success
+		).toBe(true);
+		for (const bad of [
+			{ content_encrypted: 'c' },
+			{ conversation_id: 'x', content_encrypted: 'c' },
+			{ conversation_id: ID, content_encrypted: 'c', message_type: 'gif' },
+			{ conversation_id: ID, content_encrypted: 'c', encryption: { epoch: 0, nonce: 'n' } },
+			{ conversation_id: ID, content_encrypted: 'c', sender_id: ID }
+		]) {
+			expect(sendMessageBody.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+		}
+		expect(editMessageBody.safeParse({ content_encrypted: '' }).success).toBe(false);
+		expect(statusBody.safeParse({ status: 'seen' }).success).toBe(false);
+		expect(reactionBody.safeParse({ emoji: '' }).success).toBe(false);
+	});
+
+	test('message queries: limit 1..100 (default 50), offset alone', () => {
+		expect(messagesQuery.parse({})).toEqual({ limit: 50 });
+		expect(messagesQuery.parse({ limit: '10', before: '71' })).toEqual({ limit: 10, before: 71 });
+		expect(messagesQuery.parse({ offset: '20' })).toEqual({ limit: 50, offset: 20 });
+		for (const bad of [
+			{ limit: '0' },
+			{ limit: '101' },
+			{ limit: 'ten' },
+			{ before: '-1' },
+			{ offset: '1', after: '2' }
+		]) {
+			expect(messagesQuery.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+		}
+	});
+
+	test('conversation queries: ISO cursor with an id', () => {
+		expect(
+			conversationsQuery.parse({ before_activity: '2026-11-24T01:00:00.123456+00:00', before_id: ID })
+		).toMatchObject({ limit: 30, before_id: ID });
+		expect(conversationsQuery.safeParse({ before_id: ID }).success).toBe(false);
+		expect(conversationsQuery.safeParse({ before_activity: 'yesterday' }).success).toBe(false);
+	});
+});

@@ -1,0 +1,239 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { asActor, createUser, expectDbError, openChatDb, rpc, rpcOne, type ChatDb } from './helpers.ts';
+
+let db: ChatDb;
+let n = 0;
+const user = () => createUser(db.pool, `r${++n}@example.com`);
+
+beforeAll(async () => {
+	db = await openChatDb(20);
+});
+afterAll(async () => {
+	await db.close();
+});
+
+async function groupOf(admin: string, members: string[]): Promise<string> {
+	return (
+		await rpcOne<{ id: string }>(db.pool, admin, 'create_group_conversation', { title: 'G', participant_ids: members })
+	).id;
+}
+const send = (actor: string, conversation_id: string) =>
+	rpcOne<{ id: string }>(db.pool, actor, 'send_message', { conversation_id, content_encrypted: 'c' });
+
+describe('reactions', () => {
+	test('one row per user per emoji; adding twice returns the same row; remove is idempotent', async () => {
+		const [a, b] = [await user(), await user()];
+		const c = await groupOf(a, [b]);
+		const m = await send(a, c);
+		const r1 = await rpcOne(db.pool, b, 'add_reaction', { message_id: m.id, emoji: '👍' });
+		expect(r1).toMatchObject({ message_id: m.id, user_id: b, emoji: '👍', conversation_id: c });
+		expect(await rpcOne(db.pool, b, 'add_reaction', { message_id: m.id, emoji: '👍' })).toEqual(r1);
+		await rpc(db.pool, b, 'add_reaction', { message_id: m.id, emoji: '👨‍👩‍👧‍👦' });
+		await rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: '👍' });
+		const all = await rpc<{ user_id: string; emoji: string }>(db.pool, a, 'get_reactions', { message_ids: [m.id] });
+		expect(all).toHaveLength(3);
+		await rpc(db.pool, b, 'remove_reaction', { message_id: m.id, emoji: '👍' });
+		await rpc(db.pool, b, 'remove_reaction', { message_id: m.id, emoji: '👍' });
+		const left = await rpc<{ user_id: string; emoji: string }>(db.pool, b, 'get_reactions', { message_ids: [m.id] });
+		expect(left.map((r) => `${r.user_id === a ? 'a' : 'b'}${r.emoji}`).sort()).toEqual(['a👍', 'b👨‍👩‍👧‍👦'].sort());
+	});
+
+	test('emoji must be 1-16 characters without whitespace', async () => {
+		const a = await user();
+		const m = await send(a, await groupOf(a, []));
+		for (const emoji of ['', ' ', '👍 ', 'a b', 'x'.repeat(17), '\u00a0', '\t', 'tab\u3000']) {
+			await expectDbError(rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji }), 'PT400', 'invalid_emoji');
+		}
+		await expectDbError(
+			rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: null }),
+			'PT400',
+			'invalid_emoji'
+		);
+		expect(await rpcOne(db.pool, a, 'add_reaction', { message_id: m.id, emoji: 'x'.repeat(16) })).toMatchObject({
+			emoji: 'x'.repeat(16)
+		});
+	});
+
+	test('no reactions on deleted messages; outsiders get 404 and see none', async () => {
+		const [a, outsider] = [await user(), await user()];
+		const c = await groupOf(a, []);
+		const m = await send(a, c);
+		await rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: '🎉' });
+		await expectDbError(
+			rpc(db.pool, outsider, 'add_reaction', { message_id: m.id, emoji: '🎉' }),
+			'PT404',
+			'message_not_found'
+		);
+		await expectDbError(
+			rpc(db.pool, outsider, 'remove_reaction', { message_id: m.id, emoji: '🎉' }),
+			'PT404',
+			'message_not_found'
+		);
+		expect(await rpc(db.pool, outsider, 'get_reactions', { message_ids: [m.id] })).toEqual([]);
+		await rpc(db.pool, a, 'delete_message', { message_id: m.id });
+		await expectDbError(
+			rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: '😀' }),
+			'PT409',
+			'message_deleted'
+		);
+		await expectDbError(
+			rpc(db.pool, a, 'get_reactions', { message_ids: Array.from({ length: 501 }, () => randomUUID()) }),
+			'PT400',
+			'too_many_ids'
+		);
+	});
+});
+
+describe('key backups', () => {
+	const backup = { v: 1, kdf: 'pbkdf2-sha256', salt: 's', iterations: 310000, nonce: 'n', ciphertext: 'c' };
+
+	test('owners create, read, replace and delete their backup; nobody else sees it', async () => {
+		const [me, other] = [await user(), await user()];
+		await asActor(db.pool, me, (c) =>
+			c.query('insert into public.key_backups (user_id, backup) values ($1, $2)', [me, backup])
+		);
+		await asActor(db.pool, me, (c) =>
+			c.query(`update public.key_backups set backup = backup || '{"v":2}' where user_id = $1`, [me])
+		);
+		const mine = await asActor(db.pool, me, (c) => c.query('select backup from public.key_backups'));
+		expect(mine.rows).toEqual([{ backup: { ...backup, v: 2 } }]);
+		const theirs = await asActor(db.pool, other, (c) =>
+			c.query('select * from public.key_backups where user_id = $1', [me])
+		);
+		expect(theirs.rows).toEqual([]);
+		const overwrite = await asActor(db.pool, other, (c) =>
+			c.query(`update public.key_backups set backup = '{}' where user_id = $1`, [me])
+		);
+		expect(overwrite.rowCount).toBe(0);
+		await expectDbError(
+			asActor(db.pool, other, (c) =>
+				c.query('insert into public.key_backups (user_id, backup) values ($1, $2)', [me, backup])
+			),
+			'42501'
+		);
+		const removed = await asActor(db.pool, other, (c) =>
+			c.query('delete from public.key_backups where user_id = $1', [me])
+		);
+		expect(removed.rowCount).toBe(0);
+		const deleted = await asActor(db.pool, me, (c) => c.query('delete from public.key_backups where user_id = $1', [me]));
+		expect(deleted.rowCount).toBe(1);
+	});
+});
+
+describe('publish_conversation_keys', () => {
+	const keyFor = (user_id: string) => ({ user_id, wrapped_key: `wrapped-${user_id}`, nonce: 'nonce' });
+
+	const keysOf = async (conv: string, epoch: number) =>
+		(
+			await db.pool.query(
+				'select user_id, wrapped_key, wrapped_by from public.conversation_keys where conversation_id = $1 and epoch = $2 order by user_id',
+				[conv, epoch]
+			)
+		).rows;
+
+	test('the first publisher keys an epoch; each member reads only their own row', async () => {
+		const [a, b, c] = [await user(), await user(), await user()];
+		const conv = await groupOf(a, [b, c]);
+		// c has no public key yet: a subset of members is fine.
+		await rpc(db.pool, b, 'publish_conversation_keys', { conversation_id: conv, epoch: 1, keys: [keyFor(a), keyFor(b)] });
+		const seenByA = await asActor(db.pool, a, (cl) =>
+			cl.query('select user_id, epoch, wrapped_key, wrapped_by from public.conversation_keys where conversation_id = $1', [
+				conv
+			])
+		);
+		expect(seenByA.rows).toEqual([{ user_id: a, epoch: 1, wrapped_key: `wrapped-${a}`, wrapped_by: b }]);
+		// c (no row for the epoch, so no key) may not key it again.
+		await expectDbError(
+			rpc(db.pool, c, 'publish_conversation_keys', { conversation_id: conv, epoch: 1, keys: [keyFor(a), keyFor(b), keyFor(c)] }),
+			'PT409',
+			'epoch_keys_exist'
+		);
+		// a holds the key and shares it with c; existing rows are kept (first wins).
+		await rpc(db.pool, a, 'publish_conversation_keys', {
+			conversation_id: conv,
+			epoch: 1,
+			keys: [{ ...keyFor(b), wrapped_key: 'other' }, keyFor(c)]
+		});
+		expect(await keysOf(conv, 1)).toEqual(
+			[
+				{ user_id: a, wrapped_key: `wrapped-${a}`, wrapped_by: b },
+				{ user_id: b, wrapped_key: `wrapped-${b}`, wrapped_by: b },
+				{ user_id: c, wrapped_key: `wrapped-${c}`, wrapped_by: a }
+			].sort((x, y) => (x.user_id < y.user_id ? -1 : 1))
+		);
+	});
+
+	test('epochs: adding keeps the epoch, removal moves it; old epochs are refused', async () => {
+		const [a, b, c, d] = [await user(), await user(), await user(), await user()];
+		const conv = await groupOf(a, [b, c]);
+		await rpc(db.pool, a, 'publish_conversation_keys', { conversation_id: conv, epoch: 1, keys: [keyFor(a), keyFor(b), keyFor(c)] });
+		await rpc(db.pool, a, 'add_participant', { conversation_id: conv, user_id: d });
+		await rpc(db.pool, b, 'publish_conversation_keys', { conversation_id: conv, epoch: 1, keys: [keyFor(d)] });
+		await rpc(db.pool, a, 'remove_participant', { conversation_id: conv, user_id: c });
+		await expectDbError(
+			rpc(db.pool, a, 'publish_conversation_keys', { conversation_id: conv, epoch: 1, keys: [keyFor(a)] }),
+			'PT409',
+			'stale_epoch'
+		);
+		for (const keys of [
+			[keyFor(a), keyFor(c)],
+			[keyFor(a), keyFor(randomUUID())],
+			[keyFor(a), keyFor(a)]
+		]) {
+			await expectDbError(
+				rpc(db.pool, a, 'publish_conversation_keys', { conversation_id: conv, epoch: 2, keys }),
+				'PT400',
+				'keys_mismatch'
+			);
+		}
+		for (const keys of [{}, [], [{ user_id: 'nope', wrapped_key: 'k', nonce: 'n' }], [{ user_id: a, wrapped_key: 1, nonce: 'n' }]]) {
+			await expectDbError(
+				rpc(db.pool, a, 'publish_conversation_keys', { conversation_id: conv, epoch: 2, keys }),
+				'PT400',
+				'invalid_keys'
+			);
+		}
+		await rpc(db.pool, d, 'publish_conversation_keys', { conversation_id: conv, epoch: 2, keys: [keyFor(a), keyFor(b), keyFor(d)] });
+		expect((await keysOf(conv, 2)).map((r) => r.wrapped_by)).toEqual([d, d, d]);
+		expect((await keysOf(conv, 1)).map((r) => r.user_id).sort()).toEqual([a, b, c, d].sort());
+	});
+
+	test('two members keying a fresh epoch at once: one key wins for everybody', async () => {
+		const [a, b, c] = [await user(), await user(), await user()];
+		const conv = await groupOf(a, [b, c]);
+		const results = await Promise.allSettled(
+			[a, b].map((me) =>
+				rpc(db.pool, me, 'publish_conversation_keys', {
+					conversation_id: conv,
+					epoch: 1,
+					keys: [a, b, c].map((user_id) => ({ user_id, wrapped_key: `from-${me}`, nonce: 'n' }))
+				})
+			)
+		);
+		// The loser either finds its own row already there (a no-op) or is refused; never a second key.
+		expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
+		const rows = await keysOf(conv, 1);
+		expect(rows).toHaveLength(3);
+		expect(new Set(rows.map((r) => r.wrapped_by)).size).toBe(1);
+	});
+
+	test('outsiders get 404; keys cannot be inserted directly', async () => {
+		const [a, outsider] = [await user(), await user()];
+		const conv = await groupOf(a, []);
+		await expectDbError(
+			rpc(db.pool, outsider, 'publish_conversation_keys', { conversation_id: conv, epoch: 1, keys: [keyFor(outsider)] }),
+			'PT404',
+			'conversation_not_found'
+		);
+		await expectDbError(
+			asActor(db.pool, a, (c) =>
+				c.query(
+					`insert into public.conversation_keys (conversation_id, epoch, user_id, wrapped_key, nonce) values ($1, 1, $2, 'k', 'n')`,
+					[conv, a]
+				)
+			),
+			'42501'
+		);
+	});
+});

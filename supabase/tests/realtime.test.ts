@@ -1,0 +1,231 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { asActor, createUser, expectDbError, openChatDb, rpc, rpcOne, type Actor, type ChatDb } from './helpers.ts';
+
+let db: ChatDb;
+let n = 0;
+const user = () => createUser(db.pool, `rt${++n}@example.com`);
+
+beforeAll(async () => {
+	db = await openChatDb();
+});
+afterAll(async () => {
+	await db.close();
+});
+
+async function groupOf(admin: string, members: string[]): Promise<string> {
+	return (
+		await rpcOne<{ id: string }>(db.pool, admin, 'create_group_conversation', { title: 'RT', participant_ids: members })
+	).id;
+}
+
+/** The realtime rows written by `action` (the table is emptied first). */
+async function broadcastsOf(action: () => Promise<unknown>) {
+	await db.pool.query('delete from realtime.messages');
+	await action();
+	const { rows } = await db.pool.query<{ topic: string; event: string; payload: Record<string, unknown>; private: boolean }>(
+		'select topic, event, payload, private from realtime.messages order by topic, event'
+	);
+	return rows;
+}
+
+/** Can `actor` receive on `topic` (select sees a broadcast) and send on it (insert passes)? */
+async function channelAccess(actor: Actor, topic: string): Promise<{ receive: boolean; send: boolean }> {
+	await db.pool.query('delete from realtime.messages');
+	await db.pool.query(`insert into realtime.messages (topic, extension, event, payload, private) values ($1, 'broadcast', 'probe', '{}', true)`, [
+		topic
+	]);
+	const receive = await asActor(db.pool, actor, async (c) => (await c.query('select id from realtime.messages')).rowCount! > 0, {
+		topic
+	});
+	let send = true;
+	try {
+		await asActor(
+			db.pool,
+			actor,
+			(c) =>
+				c.query(
+					`insert into realtime.messages (topic, extension, event, payload, private) values ($1, 'broadcast', 'typing', '{}', true)`,
+					[topic]
+				),
+			{ topic }
+		);
+	} catch (error) {
+		expect((error as { code?: string }).code).toBe('42501');
+		send = false;
+	}
+	return { receive, send };
+}
+
+describe('realtime channel policies', () => {
+	test('conversation:<id>: participants receive and send; outsiders, removed members and anon do not', async () => {
+		const [a, b, outsider, removed] = [await user(), await user(), await user(), await user()];
+		const c = await groupOf(a, [b, removed]);
+		await rpc(db.pool, a, 'remove_participant', { conversation_id: c, user_id: removed });
+		const topic = `conversation:${c}`;
+		expect(await channelAccess(a, topic)).toEqual({ receive: true, send: true });
+		expect(await channelAccess(b, topic)).toEqual({ receive: true, send: true });
+		expect(await channelAccess(outsider, topic)).toEqual({ receive: false, send: false });
+		expect(await channelAccess(removed, topic)).toEqual({ receive: false, send: false });
+		expect(await channelAccess('anon', topic)).toEqual({ receive: false, send: false });
+	});
+
+	test('user:<id>: only that user', async () => {
+		const [a, b] = [await user(), await user()];
+		expect(await channelAccess(a, `user:${a}`)).toEqual({ receive: true, send: true });
+		expect(await channelAccess(b, `user:${a}`)).toEqual({ receive: false, send: false });
+		expect(await channelAccess('anon', `user:${a}`)).toEqual({ receive: false, send: false });
+	});
+
+	test('malformed and unknown topics are refused without an error', async () => {
+		const a = await user();
+		const c = await groupOf(a, []);
+		for (const topic of [
+			'conversation:not-a-uuid',
+			'conversation:',
+			`conversation:${c}x`,
+			`conversation: ${c}`,
+			'user:',
+			`user:${a.slice(0, 8)}`,
+			`room:${c}`,
+			'',
+			`${c}`
+		]) {
+			expect(await channelAccess(a, topic), topic).toEqual({ receive: false, send: false });
+		}
+	});
+});
+
+describe('realtime triggers', () => {
+	test('a new message: message_created to the conversation and inbox to every other participant', async () => {
+		const [a, b, c] = [await user(), await user(), await user()];
+		const conv = await groupOf(a, [b, c]);
+		let message: Record<string, unknown> = {};
+		const rows = await broadcastsOf(async () => {
+			message = await rpcOne(db.pool, a, 'send_message', { conversation_id: conv, content_encrypted: 'hi' });
+		});
+		expect(rows.every((r) => r.private)).toBe(true);
+		const created = rows.filter((r) => r.event === 'message_created');
+		expect(created).toHaveLength(1);
+		expect(created[0].topic).toBe(`conversation:${conv}`);
+		expect(created[0].payload).toMatchObject({ id: message.id, seq: 1, sender_id: a, content_encrypted: 'hi' });
+		const inbox = rows.filter((r) => r.event === 'inbox');
+		expect(inbox.map((r) => r.topic).sort()).toEqual([`user:${b}`, `user:${c}`].sort());
+		expect(inbox[0].payload).toEqual({ conversation_id: conv, seq: 1, sender_id: a });
+		expect(rows).toHaveLength(3);
+	});
+
+	test('edit and delete: message_updated with the new row', async () => {
+		const a = await user();
+		const conv = await groupOf(a, []);
+		const m = await rpcOne<{ id: string }>(db.pool, a, 'send_message', { conversation_id: conv, content_encrypted: 'v1' });
+		const edited = await broadcastsOf(() =>
+			rpc(db.pool, a, 'edit_message', { message_id: m.id, content_encrypted: 'v2' })
+		);
+		expect(edited).toEqual([
+			expect.objectContaining({
+				topic: `conversation:${conv}`,
+				event: 'message_updated',
+				payload: expect.objectContaining({ id: m.id, content_encrypted: 'v2' })
+			})
+		]);
+		const deleted = await broadcastsOf(() => rpc(db.pool, a, 'delete_message', { message_id: m.id }));
+		expect(deleted).toHaveLength(1);
+		expect(deleted[0].payload).toMatchObject({ id: m.id, content_encrypted: null });
+		expect(deleted[0].payload.deleted_at).not.toBeNull();
+		expect(await broadcastsOf(() => rpc(db.pool, a, 'delete_message', { message_id: m.id }))).toEqual([]);
+	});
+
+	test('reactions: reaction_changed added / removed', async () => {
+		const a = await user();
+		const conv = await groupOf(a, []);
+		const m = await rpcOne<{ id: string }>(db.pool, a, 'send_message', { conversation_id: conv, content_encrypted: 'x' });
+		const added = await broadcastsOf(() => rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: '🔥' }));
+		expect(added).toEqual([
+			expect.objectContaining({
+				topic: `conversation:${conv}`,
+				event: 'reaction_changed',
+				payload: { message_id: m.id, user_id: a, emoji: '🔥', op: 'added' }
+			})
+		]);
+		expect(await broadcastsOf(() => rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: '🔥' }))).toEqual([]);
+		const removed = await broadcastsOf(() => rpc(db.pool, a, 'remove_reaction', { message_id: m.id, emoji: '🔥' }));
+		expect(removed.map((r) => r.payload)).toEqual([{ message_id: m.id, user_id: a, emoji: '🔥', op: 'removed' }]);
+	});
+
+	test('receipts: receipt_updated when a watermark moves, nothing when it does not', async () => {
+		const [a, b] = [await user(), await user()];
+		const conv = await groupOf(a, [b]);
+		await rpc(db.pool, a, 'send_message', { conversation_id: conv, content_encrypted: 'x' });
+		const moved = await broadcastsOf(() => rpc(db.pool, b, 'mark_read', { conversation_id: conv, up_to_seq: 1 }));
+		expect(moved).toEqual([
+			expect.objectContaining({
+				topic: `conversation:${conv}`,
+				event: 'receipt_updated',
+				payload: { conversation_id: conv, user_id: b, last_delivered_seq: 1, last_read_seq: 1 }
+			})
+		]);
+		expect(await broadcastsOf(() => rpc(db.pool, b, 'mark_delivered', { conversation_id: conv, up_to_seq: 1 }))).toEqual([]);
+	});
+
+	test('membership: participants_changed with key_epoch, conversation_added / conversation_removed', async () => {
+		const [a, b] = [await user(), await user()];
+		const created = await broadcastsOf(() => groupOf(a, []));
+		const conv = (created.find((r) => r.event === 'participants_changed')!.payload.conversation_id as string) ?? '';
+		expect(created.map((r) => [r.topic, r.event])).toEqual([
+			[`conversation:${conv}`, 'participants_changed'],
+			[`user:${a}`, 'conversation_added']
+		]);
+		const added = await broadcastsOf(() => rpc(db.pool, a, 'add_participant', { conversation_id: conv, user_id: b }));
+		expect(added).toEqual([
+			expect.objectContaining({
+				topic: `conversation:${conv}`,
+				event: 'participants_changed',
+				payload: { conversation_id: conv, user_id: b, role: 'member', op: 'added', key_epoch: 1 }
+			}),
+			expect.objectContaining({ topic: `user:${b}`, event: 'conversation_added', payload: { conversation_id: conv } })
+		]);
+		const role = await broadcastsOf(() =>
+			rpc(db.pool, a, 'set_participant_role', { conversation_id: conv, user_id: b, role: 'moderator' })
+		);
+		expect(role.map((r) => r.payload)).toEqual([
+			{ conversation_id: conv, user_id: b, role: 'moderator', op: 'role', key_epoch: 1 }
+		]);
+		const removed = await broadcastsOf(() =>
+			rpc(db.pool, a, 'remove_participant', { conversation_id: conv, user_id: b })
+		);
+		expect(removed).toEqual([
+			expect.objectContaining({
+				event: 'participants_changed',
+				payload: { conversation_id: conv, user_id: b, role: 'moderator', op: 'removed', key_epoch: 2 }
+			}),
+			expect.objectContaining({ topic: `user:${b}`, event: 'conversation_removed', payload: { conversation_id: conv } })
+		]);
+	});
+
+	test('a direct conversation announces itself to both users', async () => {
+		const [a, b] = [await user(), await user()];
+		const rows = await broadcastsOf(() => rpc(db.pool, a, 'create_direct_conversation', { other_user_id: b }));
+		expect(rows.filter((r) => r.event === 'conversation_added').map((r) => r.topic).sort()).toEqual(
+			[`user:${a}`, `user:${b}`].sort()
+		);
+		expect(await broadcastsOf(() => rpc(db.pool, b, 'create_direct_conversation', { other_user_id: a }))).toEqual([]);
+	});
+
+	test('clients cannot forge database events on topics they are not in', async () => {
+		const [a, outsider] = [await user(), await user()];
+		const conv = await groupOf(a, []);
+		await expectDbError(
+			asActor(
+				db.pool,
+				outsider,
+				(c) =>
+					c.query(
+						`insert into realtime.messages (topic, extension, event, payload, private) values ($1, 'broadcast', 'message_created', '{}', true)`,
+						[`conversation:${conv}`]
+					),
+				{ topic: `conversation:${conv}` }
+			),
+			'42501'
+		);
+	});
+});
