@@ -13,7 +13,8 @@ declare global {
 			user: User | null;
 		}
 		interface PageData {
-			session: Session | null;
+			/** The signed-in user as the server verified it; null for visitors. */
+			user: { id: string; email: string | null } | null;
 		}
 	}
 }
