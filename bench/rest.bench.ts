@@ -1,17 +1,29 @@
 /**
- * REST API benchmark: requests/s and p50/p99 latency through `/rest/v1` (keep-alive `fetch`, an
- * authenticated JWT) at 1, 8 and 64 concurrent clients, for a primary-key select under an RLS
- * policy and for a small RPC, beside the same SQL over a direct `pg` pool with the same
- * role switch and request settings. Prints figures and the REST/direct ratios; never asserts.
+ * REST API benchmark: requests/s and p50/p99 latency through `/rest/v1` (keep-alive HTTP, an
+ * authenticated JWT, a fresh request per operation) at 1, 8 and 64 concurrent clients, for a
+ * primary-key select under an RLS policy and for a small RPC, beside the same SQL over a direct
+ * `pg` pool with the same transaction (role switch, claims and request settings). Prints figures
+ * and the REST/direct ratios; never asserts.
  *
- * The clients run in a worker thread, as they would run in another process in real use, so that
- * the REST server (in the main thread) does not share its event loop with its own load.
+ * Three processes, as in a real deployment: this one owns PostgreSQL, the gateway with the REST
+ * service runs in a child process (`--server`), and every measurement's clients run in another
+ * child (`--load`), so neither the server nor the load generator shares an event loop, a heap or
+ * a garbage collector with the other. `BENCH_PROFILE=dir` writes a CPU profile of the server.
  */
 import pg from 'pg';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { startBenchStack } from './cluster.ts';
+import { fork, type ChildProcess } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import type { Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { load, percentile, report } from './support.ts';
 import { signJwt } from '../stack/jwt.ts';
+import { startPostgres } from '../stack/postgres.ts';
+import { applyPlatform } from '../stack/platform.ts';
+import { loadConfig, type StackConfig } from '../stack/config.ts';
+import { startServices } from '../stack/services.ts';
+import { freePort } from '../stack/testing/free-port.ts';
 
 interface Job {
 	kind: 'rest-select' | 'rest-rpc' | 'pg-select' | 'pg-rpc' | 'pipe-select' | 'pipe-rpc';
@@ -24,16 +36,22 @@ interface Job {
 	claims: Record<string, unknown>;
 }
 
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000);
-const CONCURRENCY = [1, 8, 64];
+type Row = { perSecond: number; p50: number; p99: number };
+
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000);
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,8,64').split(',').map(Number);
+/** Interleaved rounds per figure (the median is reported). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const USER = '33333333-3333-4333-8333-333333333333';
 /** Pool size of the direct baseline: the REST service's default pool size. */
 const DIRECT_POOL = Number(process.env.PARLEY_REST_POOL_SIZE ?? 24);
 
-/** Runs one measurement inside the worker. */
+/** Runs one measurement in the load process. */
 async function runJob(job: Job): Promise<{ latencies: number[]; perSecond: number }> {
+	const api = new URL(job.apiUrl);
+	// One keep-alive connection per client, as a browser or a server-side client pool would hold.
+	const agent = new Agent({ keepAlive: true, maxSockets: job.concurrency, maxFreeSockets: job.concurrency });
 	const headers = { apikey: job.anonKey, authorization: `Bearer ${job.token}` };
-	const rest = `${job.apiUrl}/rest/v1`;
 	// A pseudo-random even id (the user's rows) so requests do not all hit one row.
 	let n = 0;
 	const nextId = () => 2 * (1 + ((n++ * 7919) % 5000));
@@ -41,19 +59,16 @@ async function runJob(job: Job): Promise<{ latencies: number[]; perSecond: numbe
 	let end = async () => {};
 	if (job.kind === 'rest-select') {
 		task = async () => {
-			const res = await fetch(`${rest}/bench_items?select=id,body&id=eq.${nextId()}`, { headers });
-			if (res.status !== 200) throw new Error(`select ${res.status} ${await res.text()}`);
-			if (((await res.json()) as unknown[]).length !== 1) throw new Error('expected one row');
+			const res = await send('GET', `/rest/v1/bench_items?select=id,body&id=eq.${nextId()}`, headers);
+			if (res.status !== 200) throw new Error(`select ${res.status} ${res.body}`);
+			if ((JSON.parse(res.body) as unknown[]).length !== 1) throw new Error('expected one row');
 		};
 	} else if (job.kind === 'rest-rpc') {
+		const rpcHeaders = { ...headers, 'content-type': 'application/json' };
 		task = async () => {
-			const res = await fetch(`${rest}/rpc/bench_add`, {
-				method: 'POST',
-				headers: { ...headers, 'content-type': 'application/json' },
-				body: JSON.stringify({ a: n++, b: 1 })
-			});
-			if (res.status !== 200) throw new Error(`rpc ${res.status} ${await res.text()}`);
-			await res.json();
+			const res = await send('POST', '/rest/v1/rpc/bench_add', rpcHeaders, JSON.stringify({ a: n++, b: 1 }));
+			if (res.status !== 200) throw new Error(`rpc ${res.status} ${res.body}`);
+			JSON.parse(res.body);
 		};
 	} else {
 		const d = direct(job, job.kind.startsWith('pipe'));
@@ -63,40 +78,68 @@ async function runJob(job: Job): Promise<{ latencies: number[]; perSecond: numbe
 	await load(task, { concurrency: job.concurrency, durationMs: 300 }); // warm connections and statements
 	const result = await load(task, { concurrency: job.concurrency, durationMs: job.durationMs });
 	await end();
+	agent.destroy();
 	return result;
+
+	function send(
+		method: string,
+		path: string,
+		headers: Record<string, string>,
+		body?: string
+	): Promise<{ status: number; body: string }> {
+		return new Promise((resolve, reject) => {
+			const req = request({ agent, host: api.hostname, port: api.port, method, path, headers }, (res) => {
+				let text = '';
+				res.setEncoding('utf8');
+				res.on('data', (c: string) => (text += c));
+				res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+				res.on('error', reject);
+			});
+			req.on('error', reject);
+			req.end(body);
+		});
+	}
 }
 
 /**
- * The direct baseline: the transaction the REST layer runs (role switch, claims, role timeout,
- * the query), minus HTTP, parsing and JSON shaping; either one round trip per statement or
- * pipelined like the REST executor.
+ * The direct baseline: the transaction the REST layer runs (role switch, claims and request
+ * settings, role timeout, the query), minus HTTP, parsing and JSON shaping; either one round trip
+ * per statement or pipelined (and corked) like the REST executor.
  */
 function direct(job: Job, pipeline: boolean) {
 	const pool = new pg.Pool({ connectionString: job.dbUrl, max: DIRECT_POOL, ...({ pipeline } as object) });
 	pool.on('connect', (c) => void c.query('set session authorization authenticator').catch(() => {}));
-	const settings = {
-		name: 'bench_settings',
+	const settings = (method: string, path: string) => ({
+		name: `bench_settings_${method}`,
 		text:
 			`select set_config('search_path', '"public", "extensions"', true), set_config('role', $1, true), ` +
 			`set_config('request.jwt.claims', $2, true), set_config('request.method', $3, true), ` +
-			`set_config('statement_timeout', '8s', true)`,
-		values: ['authenticated', JSON.stringify(job.claims), 'GET']
-	};
-	async function tx(query: pg.QueryConfig): Promise<pg.QueryResult> {
+			`set_config('request.path', $4, true), set_config('request.headers', $5, true), ` +
+			`set_config('request.cookies', '{}', true), set_config('statement_timeout', '8s', true)`,
+		values: [
+			'authenticated',
+			JSON.stringify(job.claims),
+			method,
+			path,
+			JSON.stringify({ apikey: job.anonKey, authorization: `Bearer ${job.token}` })
+		]
+	});
+	const selectSettings = settings('GET', '/bench_items');
+	const rpcSettings = settings('POST', '/rpc/bench_add');
+	async function tx(set: pg.QueryConfig, query: pg.QueryConfig): Promise<pg.QueryResult> {
 		const client = await pool.connect();
 		try {
 			if (pipeline) {
-				const ps = [
-					client.query('begin'),
-					client.query(settings),
-					client.query(query),
-					client.query('commit')
-				];
+				// Corked into one write, as the REST executor sends its transactions.
+				const stream = (client as unknown as { connection: { stream: Socket } }).connection.stream;
+				stream.cork();
+				const ps = [client.query('begin'), client.query(set), client.query(query), client.query('commit')];
+				stream.uncork();
 				ps.forEach((p) => p.catch(() => {}));
 				return (await Promise.all(ps))[2];
 			}
 			await client.query('begin');
-			await client.query(settings);
+			await client.query(set);
 			const r = await client.query(query);
 			await client.query('commit');
 			return r;
@@ -106,7 +149,7 @@ function direct(job: Job, pipeline: boolean) {
 	}
 	return {
 		async select(id: number) {
-			const r = await tx({
+			const r = await tx(selectSettings, {
 				name: 'bench_select',
 				text: 'select id, body from public.bench_items where id = $1',
 				values: [id]
@@ -114,72 +157,121 @@ function direct(job: Job, pipeline: boolean) {
 			if (r.rows.length !== 1) throw new Error('expected one row');
 		},
 		async rpc(a: number) {
-			await tx({ name: 'bench_rpc', text: 'select public.bench_add($1, $2)', values: [a, 1] });
+			await tx(rpcSettings, { name: 'bench_rpc', text: 'select public.bench_add($1, $2)', values: [a, 1] });
 		},
 		end: () => pool.end()
 	};
 }
 
-type Row = { perSecond: number; p50: number; p99: number };
+/** Per figure, the median of the rounds (of an even count, the lower middle). */
+function median(rows: Row[]): Row {
+	const mid = (values: number[]) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+	return {
+		perSecond: mid(rows.map((r) => r.perSecond)),
+		p50: mid(rows.map((r) => r.p50)),
+		p99: mid(rows.map((r) => r.p99))
+	};
+}
 
-function inWorker(job: Job): Promise<Row> {
+/** Runs one job in a fresh load process and returns its figures. */
+function inLoadProcess(job: Job): Promise<Row> {
 	return new Promise((resolve, reject) => {
-		const worker = new Worker(new URL(import.meta.url), { workerData: job });
-		worker.once('message', resolve);
-		worker.once('error', reject);
-		worker.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
+		const child = fork(import.meta.filename, ['--load'], { execArgv: [] });
+		child.send(job);
+		child.once('message', (row) => resolve(row as Row));
+		child.once('error', reject);
+		child.once('exit', (code) => code !== 0 && reject(new Error(`load process exited with ${code}`)));
 	});
 }
 
+/** Starts the gateway (with the REST service) in a child process; resolves with its URL. */
+function startServer(config: StackConfig, dbUrl: string): Promise<{ url: string; child: ChildProcess }> {
+	const profile = process.env.BENCH_PROFILE;
+	const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profile)}`] : [];
+	const child = fork(import.meta.filename, ['--server'], { execArgv });
+	child.send({ config, dbUrl });
+	return new Promise((resolve, reject) => {
+		child.once('message', (m) => resolve({ url: (m as { url: string }).url, child }));
+		child.once('error', reject);
+		child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
+	});
+}
+
+async function serve(): Promise<void> {
+	const { config, dbUrl } = await new Promise<{ config: StackConfig; dbUrl: string }>((resolve) =>
+		process.once('message', (m) => resolve(m as { config: StackConfig; dbUrl: string }))
+	);
+	const gateway = await startServices({ config, dbUrl }, { port: 0 });
+	process.on('message', async () => {
+		await gateway.close();
+		process.exit(0); // exit (not a kill) so that --cpu-prof writes its profile
+	});
+	process.send!({ url: gateway.url });
+}
+
 async function main(): Promise<void> {
-	const stack = await startBenchStack();
-	const admin = new pg.Client({ connectionString: stack.dbUrl });
-	await admin.connect();
-	await admin.query(`
-		create table public.bench_items (
-			id bigint primary key,
-			owner_id uuid not null,
-			body text not null
-		);
-		alter table public.bench_items enable row level security;
-		create policy bench_owner on public.bench_items for select to authenticated
-			using (owner_id = (select auth.uid()));
-		insert into public.bench_items
-			select g, case when g % 2 = 0 then '${USER}'::uuid else gen_random_uuid() end, 'item ' || g
-			from generate_series(1, 10000) g;
-		analyze public.bench_items;
-		create function public.bench_add(a int, b int) returns int language sql stable as $$ select a + b $$;
-		notify pgrst, 'reload schema';
-	`);
-	await admin.end();
-	const claims = {
-		sub: USER,
-		role: 'authenticated',
-		aud: 'authenticated',
-		exp: Math.floor(Date.now() / 1000) + 3600
-	};
-	const base = {
-		durationMs: DURATION_MS,
-		apiUrl: stack.apiUrl,
-		dbUrl: stack.dbUrl,
-		anonKey: stack.config.anonKey,
-		token: await signJwt(claims, stack.config.jwtSecret),
-		claims
-	};
-	const results = new Map<string, Row>();
+	const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
+	const port = await freePort();
+	const postgres = await startPostgres({ dataDir: join(dir, 'data'), port, settings: { fsync: 'off' } });
+	const dbUrl = postgres.url('postgres');
+	let server: ChildProcess | undefined;
 	try {
+		await applyPlatform(dbUrl);
+		const config = { ...loadConfig(), dbPort: port };
+		const admin = new pg.Client({ connectionString: dbUrl });
+		await admin.connect();
+		await admin.query(`
+			create table public.bench_items (
+				id bigint primary key,
+				owner_id uuid not null,
+				body text not null
+			);
+			alter table public.bench_items enable row level security;
+			create policy bench_owner on public.bench_items for select to authenticated
+				using (owner_id = (select auth.uid()));
+			insert into public.bench_items
+				select g, case when g % 2 = 0 then '${USER}'::uuid else gen_random_uuid() end, 'item ' || g
+				from generate_series(1, 10000) g;
+			analyze public.bench_items;
+			create function public.bench_add(a int, b int) returns int language sql stable as $$ select a + b $$;
+		`);
+		await admin.end();
+		const started = await startServer(config, dbUrl);
+		server = started.child;
+		const claims = {
+			sub: USER,
+			role: 'authenticated',
+			aud: 'authenticated',
+			exp: Math.floor(Date.now() / 1000) + 3600
+		};
+		const base = {
+			durationMs: DURATION_MS,
+			apiUrl: started.url,
+			dbUrl,
+			anonKey: config.anonKey,
+			token: await signJwt(claims, config.jwtSecret),
+			claims
+		};
+		const results = new Map<string, Row>();
 		for (const [label, what] of [
 			['pk select (RLS)', 'select'],
 			['rpc bench_add', 'rpc']
 		] as const) {
 			console.log(`\n-- ${label}`);
 			for (const c of CONCURRENCY) {
-				for (const [name, kind] of [
+				const kinds = [
 					['rest', `rest-${what}`],
 					['pg', `pg-${what}`],
 					['pg-pipelined', `pipe-${what}`]
-				] as const) {
-					const row = await inWorker({ ...base, kind, concurrency: c });
+				] as const;
+				// Rounds interleave REST and the baselines, and the median round is reported, so that a
+				// burst of load from elsewhere on the machine skews one round rather than one side.
+				const rounds = new Map<string, Row[]>(kinds.map(([name]) => [name, []]));
+				for (let i = 0; i < ROUNDS; i++)
+					for (const [name, kind] of kinds)
+						rounds.get(name)!.push(await inLoadProcess({ ...base, kind, concurrency: c }));
+				for (const [name] of kinds) {
+					const row = median(rounds.get(name)!);
 					results.set(`${name}@${c}`, row);
 					report(`${name.padEnd(12)} ${label} c=${c}`, {
 						'req/s': row.perSecond,
@@ -202,12 +294,22 @@ async function main(): Promise<void> {
 		}
 		console.log('\ntargets: rest req/s at c=64 >= 0.5 x direct pg; p50 overhead at c=1 < 1 ms');
 	} finally {
-		await stack.stop();
+		if (server) {
+			server.removeAllListeners('exit');
+			const exited = new Promise((r) => server!.once('exit', r));
+			server.send('stop');
+			await exited;
+		}
+		await postgres.stop();
+		rmSync(dir, { recursive: true, force: true });
 	}
 }
 
-if (!isMainThread) {
-	const job = workerData as Job;
+if (process.argv[2] === '--server') await serve();
+else if (process.argv[2] === '--load') {
+	const job = await new Promise<Job>((resolve) => process.once('message', (m) => resolve(m as Job)));
 	const { latencies, perSecond } = await runJob(job);
-	parentPort!.postMessage({ perSecond, p50: percentile(latencies, 50), p99: percentile(latencies, 99) });
+	process.send!({ perSecond, p50: percentile(latencies, 50), p99: percentile(latencies, 99) }, () =>
+		process.exit(0)
+	);
 } else await main();

@@ -82,20 +82,27 @@ function toCsv(json: string): string {
 	return [cols.map(cell).join(','), ...rows.map((r) => cols.map((c) => cell(r[c])).join(','))].join('\n');
 }
 
+/** A verified token: its claims, its role and the claims as the JSON `request.jwt.claims` holds. */
+interface Identity {
+	claims: Claims;
+	role: string;
+	json: string;
+}
+
 /** A small cache of verified tokens: HS256 verification is the costliest step of a fast read. */
 class TokenCache {
-	#map = new Map<string, Claims>();
-	get(token: string): Claims | undefined {
-		const claims = this.#map.get(token);
-		if (claims && typeof claims.exp === 'number' && claims.exp * 1000 <= Date.now()) {
+	#map = new Map<string, Identity>();
+	get(token: string): Identity | undefined {
+		const id = this.#map.get(token);
+		if (id && typeof id.claims.exp === 'number' && id.claims.exp * 1000 <= Date.now()) {
 			this.#map.delete(token);
 			return undefined;
 		}
-		return claims;
+		return id;
 	}
-	set(token: string, claims: Claims): void {
+	set(token: string, id: Identity): void {
 		if (this.#map.size >= 1000) this.#map.delete(this.#map.keys().next().value!);
-		this.#map.set(token, claims);
+		this.#map.set(token, id);
 	}
 }
 
@@ -139,23 +146,34 @@ export function createRestService(deps: ServiceDeps): Service {
 	const tokens = new TokenCache();
 	let listening: Promise<void> | null = null;
 	const searchPathTail = config.extraSearchPath.map(qi);
+	const searchPaths = new Map<string, string>();
+	/** The request's search_path: the schema, then the extra ones (computed once per schema). */
+	function searchPathOf(schema: string): string {
+		let path = searchPaths.get(schema);
+		if (path === undefined) {
+			path = [qi(schema), ...searchPathTail.filter((s) => s !== qi(schema))].join(', ');
+			searchPaths.set(schema, path);
+		}
+		return path;
+	}
 
-	async function authenticate(token: string): Promise<{ claims: Claims; role: string }> {
-		let claims = tokens.get(token);
-		if (!claims) {
-			try {
-				claims = await verifyJwt(token, config.jwtSecret);
-			} catch (e) {
-				if (e instanceof JwtError && e.reason === 'expired')
-					throw new ApiError(401, 'PGRST303', 'JWT expired', null, null, { 'www-authenticate': 'Bearer' });
-				throw new ApiError(401, 'PGRST301', 'No suitable key or wrong key type', null, null, {
-					'www-authenticate': 'Bearer error="invalid_token"'
-				});
-			}
-			tokens.set(token, claims);
+	async function authenticate(token: string): Promise<Identity> {
+		const known = tokens.get(token);
+		if (known) return known;
+		let claims: Claims;
+		try {
+			claims = await verifyJwt(token, config.jwtSecret);
+		} catch (e) {
+			if (e instanceof JwtError && e.reason === 'expired')
+				throw new ApiError(401, 'PGRST303', 'JWT expired', null, null, { 'www-authenticate': 'Bearer' });
+			throw new ApiError(401, 'PGRST301', 'No suitable key or wrong key type', null, null, {
+				'www-authenticate': 'Bearer error="invalid_token"'
+			});
 		}
 		const role = typeof claims.role === 'string' && claims.role !== '' ? claims.role : 'anon';
-		return { claims, role };
+		const id = { claims, role, json: JSON.stringify(claims) };
+		tokens.set(token, id);
+		return id;
 	}
 
 	/** Builds with the current schema snapshot; on a miss, reloads once and builds again. */
@@ -184,7 +202,7 @@ export function createRestService(deps: ServiceDeps): Service {
 		listening ??= cache.listen(deps.dbUrl).catch((e) => log(`listen failed: ${e.message}`));
 		const method = req.method ?? 'GET';
 		const path = ctx.url.pathname;
-		const { claims, role } = await authenticate(ctx.token);
+		const { json: claimsJson, role } = await authenticate(ctx.token);
 		who.role = role;
 
 		const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
@@ -245,8 +263,8 @@ export function createRestService(deps: ServiceDeps): Service {
 
 		const settings = {
 			role,
-			searchPath: [qi(schema), ...searchPathTail.filter((s) => s !== qi(schema))].join(', '),
-			claims: JSON.stringify(claims),
+			searchPath: searchPathOf(schema),
+			claims: claimsJson,
 			method,
 			path,
 			headers: JSON.stringify(headersJson(req)),
@@ -254,7 +272,21 @@ export function createRestService(deps: ServiceDeps): Service {
 		};
 		const range = isRead ? parseRange(req) : undefined;
 
-		const ctxReq: RequestCtx = { req, method, schema, media, prefs, body, rawBody, range, isRead, segments };
+		// The gateway already parsed the URL; its query string is the request's.
+		const params = ctx.url.searchParams;
+		const ctxReq: RequestCtx = {
+			req,
+			method,
+			schema,
+			media,
+			prefs,
+			body,
+			rawBody,
+			range,
+			isRead,
+			segments,
+			params
+		};
 		const { snap, value: plan } = await withSnapshot((s) =>
 			isRpc ? planRpc(s, ctxReq, segments[1]) : planTable(s, ctxReq, segments[0])
 		);
@@ -298,6 +330,7 @@ export function createRestService(deps: ServiceDeps): Service {
 		range?: { offset: number; limit?: number };
 		isRead: boolean;
 		segments: string[];
+		params: URLSearchParams;
 	}
 
 	interface Plan {
@@ -387,7 +420,7 @@ export function createRestService(deps: ServiceDeps): Service {
 
 	function planTable(snap: SchemaSnapshot, c: RequestCtx, name: string): Plan {
 		const table = tableOf(snap, c.schema, name);
-		const q = parseQuery(new URL(c.req.url ?? '/', 'http://x').searchParams);
+		const q = parseQuery(c.params);
 		const b = new Builder(snap, c.schema, q);
 		const p = c.prefs;
 		const readOpts = {
@@ -477,7 +510,7 @@ export function createRestService(deps: ServiceDeps): Service {
 
 	function planRpc(snap: SchemaSnapshot, c: RequestCtx, name: string): Plan {
 		const fns = findFunctions(snap, c.schema, name);
-		const params = new URL(c.req.url ?? '/', 'http://x').searchParams;
+		const params = c.params;
 		let picked: ReturnType<typeof pickFunction>;
 		let q: ParsedQuery;
 		let args: Record<string, unknown>;
