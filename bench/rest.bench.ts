@@ -6,23 +6,21 @@
  * and the REST/direct ratios; never asserts.
  *
  * Three processes, as in a real deployment: this one owns PostgreSQL, the gateway with the REST
- * service runs in a child process (`--server`), and every measurement's clients run in another
+ * service runs in a child process (`startServerProcess`), and every measurement's clients run in another
  * child (`--load`), so neither the server nor the load generator shares an event loop, a heap or
  * a garbage collector with the other. `BENCH_PROFILE=dir` writes a CPU profile of the server.
  */
 import pg from 'pg';
-import { fork, type ChildProcess } from 'node:child_process';
-import { Agent, request } from 'node:http';
 import type { Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { load, percentile, report } from './support.ts';
+import { join } from 'node:path';
+import { inChildProcess, keepAliveClient, load, percentile, report, serveChild } from './support.ts';
+import { startServerProcess } from './cluster.ts';
 import { signJwt } from '../stack/jwt.ts';
 import { startPostgres } from '../stack/postgres.ts';
 import { applyPlatform } from '../stack/platform.ts';
-import { loadConfig, type StackConfig } from '../stack/config.ts';
-import { startServices } from '../stack/services.ts';
+import { loadConfig } from '../stack/config.ts';
 import { freePort } from '../stack/testing/free-port.ts';
 
 interface Job {
@@ -48,9 +46,9 @@ const DIRECT_POOL = Number(process.env.PARLEY_REST_POOL_SIZE ?? 24);
 
 /** Runs one measurement in the load process. */
 async function runJob(job: Job): Promise<{ latencies: number[]; perSecond: number }> {
-	const api = new URL(job.apiUrl);
 	// One keep-alive connection per client, as a browser or a server-side client pool would hold.
-	const agent = new Agent({ keepAlive: true, maxSockets: job.concurrency, maxFreeSockets: job.concurrency });
+	const http = keepAliveClient(job.apiUrl, job.concurrency);
+	const send = http.send;
 	const headers = { apikey: job.anonKey, authorization: `Bearer ${job.token}` };
 	// A pseudo-random even id (the user's rows) so requests do not all hit one row.
 	let n = 0;
@@ -78,27 +76,8 @@ async function runJob(job: Job): Promise<{ latencies: number[]; perSecond: numbe
 	await load(task, { concurrency: job.concurrency, durationMs: 300 }); // warm connections and statements
 	const result = await load(task, { concurrency: job.concurrency, durationMs: job.durationMs });
 	await end();
-	agent.destroy();
+	http.close();
 	return result;
-
-	function send(
-		method: string,
-		path: string,
-		headers: Record<string, string>,
-		body?: string
-	): Promise<{ status: number; body: string }> {
-		return new Promise((resolve, reject) => {
-			const req = request({ agent, host: api.hostname, port: api.port, method, path, headers }, (res) => {
-				let text = '';
-				res.setEncoding('utf8');
-				res.on('data', (c: string) => (text += c));
-				res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-				res.on('error', reject);
-			});
-			req.on('error', reject);
-			req.end(body);
-		});
-	}
 }
 
 /**
@@ -175,38 +154,7 @@ function median(rows: Row[]): Row {
 
 /** Runs one job in a fresh load process and returns its figures. */
 function inLoadProcess(job: Job): Promise<Row> {
-	return new Promise((resolve, reject) => {
-		const child = fork(import.meta.filename, ['--load'], { execArgv: [] });
-		child.send(job);
-		child.once('message', (row) => resolve(row as Row));
-		child.once('error', reject);
-		child.once('exit', (code) => code !== 0 && reject(new Error(`load process exited with ${code}`)));
-	});
-}
-
-/** Starts the gateway (with the REST service) in a child process; resolves with its URL. */
-function startServer(config: StackConfig, dbUrl: string): Promise<{ url: string; child: ChildProcess }> {
-	const profile = process.env.BENCH_PROFILE;
-	const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profile)}`] : [];
-	const child = fork(import.meta.filename, ['--server'], { execArgv });
-	child.send({ config, dbUrl });
-	return new Promise((resolve, reject) => {
-		child.once('message', (m) => resolve({ url: (m as { url: string }).url, child }));
-		child.once('error', reject);
-		child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
-	});
-}
-
-async function serve(): Promise<void> {
-	const { config, dbUrl } = await new Promise<{ config: StackConfig; dbUrl: string }>((resolve) =>
-		process.once('message', (m) => resolve(m as { config: StackConfig; dbUrl: string }))
-	);
-	const gateway = await startServices({ config, dbUrl }, { port: 0 });
-	process.on('message', async () => {
-		await gateway.close();
-		process.exit(0); // exit (not a kill) so that --cpu-prof writes its profile
-	});
-	process.send!({ url: gateway.url });
+	return inChildProcess<Row>(import.meta.filename, '--load', job);
 }
 
 async function main(): Promise<void> {
@@ -214,7 +162,7 @@ async function main(): Promise<void> {
 	const port = await freePort();
 	const postgres = await startPostgres({ dataDir: join(dir, 'data'), port, settings: { fsync: 'off' } });
 	const dbUrl = postgres.url('postgres');
-	let server: ChildProcess | undefined;
+	let server: { close(): Promise<void> } | undefined;
 	try {
 		await applyPlatform(dbUrl);
 		const config = { ...loadConfig(), dbPort: port };
@@ -236,8 +184,8 @@ async function main(): Promise<void> {
 			create function public.bench_add(a int, b int) returns int language sql stable as $$ select a + b $$;
 		`);
 		await admin.end();
-		const started = await startServer(config, dbUrl);
-		server = started.child;
+		const started = await startServerProcess(config, dbUrl);
+		server = started;
 		const claims = {
 			sub: USER,
 			role: 'authenticated',
@@ -294,22 +242,15 @@ async function main(): Promise<void> {
 		}
 		console.log('\ntargets: rest req/s at c=64 >= 0.5 x direct pg; p50 overhead at c=1 < 1 ms');
 	} finally {
-		if (server) {
-			server.removeAllListeners('exit');
-			const exited = new Promise((r) => server!.once('exit', r));
-			server.send('stop');
-			await exited;
-		}
+		await server?.close();
 		await postgres.stop();
 		rmSync(dir, { recursive: true, force: true });
 	}
 }
 
-if (process.argv[2] === '--server') await serve();
-else if (process.argv[2] === '--load') {
-	const job = await new Promise<Job>((resolve) => process.once('message', (m) => resolve(m as Job)));
-	const { latencies, perSecond } = await runJob(job);
-	process.send!({ perSecond, p50: percentile(latencies, 50), p99: percentile(latencies, 99) }, () =>
-		process.exit(0)
-	);
-} else await main();
+if (process.argv[2] === '--load')
+	await serveChild(async (job: Job) => {
+		const { latencies, perSecond } = await runJob(job);
+		return { perSecond, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+	});
+else await main();

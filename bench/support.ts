@@ -1,4 +1,6 @@
 /** Shared measuring helpers for the benchmarks. */
+import { fork, type Serializable } from 'node:child_process';
+import { Agent, request } from 'node:http';
 
 /** p-th percentile (0..100) of `samples` (milliseconds). */
 export function percentile(samples: number[], p: number): number {
@@ -36,4 +38,54 @@ export async function load(
 		})
 	);
 	return { latencies, perSecond: latencies.length / ((performance.now() - start) / 1000) };
+}
+
+/** An HTTP/1.1 client for `baseUrl` holding up to `sockets` keep-alive connections (one per concurrent caller). */
+export function keepAliveClient(baseUrl: string, sockets: number) {
+	const base = new URL(baseUrl);
+	const agent = new Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+	return {
+		/** Sends one request; resolves with the status and the whole body as text. */
+		send(
+			method: string,
+			path: string,
+			headers: Record<string, string>,
+			body?: string
+		): Promise<{ status: number; body: string }> {
+			return new Promise((resolve, reject) => {
+				const req = request({ agent, host: base.hostname, port: base.port, method, path, headers }, (res) => {
+					let text = '';
+					res.setEncoding('utf8');
+					res.on('data', (c: string) => (text += c));
+					res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+					res.on('error', reject);
+				});
+				req.on('error', reject);
+				req.end(body);
+			});
+		},
+		close: () => agent.destroy()
+	};
+}
+
+/**
+ * Runs `file` with `arg` in a fresh Node process, sends it `message` and resolves with its first
+ * reply: load generators run apart from the server (and from the process owning PostgreSQL), so
+ * that they share no event loop, heap or garbage collector.
+ */
+export function inChildProcess<T>(file: string, arg: string, message: unknown): Promise<T> {
+	return new Promise((resolve, reject) => {
+		const child = fork(file, [arg], { execArgv: [] });
+		child.send(message as Serializable);
+		child.once('message', (reply) => resolve(reply as T));
+		child.once('error', reject);
+		child.once('exit', (code) => code !== 0 && reject(new Error(`${arg} process exited with ${code}`)));
+	});
+}
+
+/** The child side of inChildProcess: waits for the message, replies with `handle`'s result, exits. */
+export async function serveChild<T>(handle: (message: T) => Promise<unknown>): Promise<void> {
+	const message = await new Promise<T>((resolve) => process.once('message', (m) => resolve(m as T)));
+	const reply = await handle(message);
+	process.send!(reply as Serializable, () => process.exit(0));
 }

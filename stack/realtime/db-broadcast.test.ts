@@ -119,6 +119,18 @@ describe('broadcast from the database', () => {
 		expect(new Set(got.map((m) => m.meta?.id)).size).toBe(expected.length);
 	});
 
+	test('rows one statement inserts arrive once each, in insertion order, past one notification of ids', async () => {
+		const got = await listen('bulk', false);
+		// 450 rows: one statement, so one trigger call, whose ids span three notifications.
+		await stack.db.query(`
+			insert into realtime.messages (topic, extension, event, payload, private)
+			select 'bulk', 'broadcast', 'n', jsonb_build_object('n', n), false
+			from generate_series(1, 450) n order by n`);
+		await until(() => got.length === 450, '450 messages');
+		expect(got.map((m) => m.payload.n)).toEqual(Array.from({ length: 450 }, (_, i) => i + 1));
+		expect(new Set(got.map((m) => m.meta?.id)).size).toBe(450);
+	});
+
 	test('the listener reconnects after its connection is killed', async () => {
 		const got = await listen('after-kill', false);
 		const before = await stack.db.query(

@@ -3,9 +3,9 @@
  * `realtime.broadcast_changes()`) go to the sockets joined to their topic.
  *
  * Why LISTEN/NOTIFY and not logical replication (which Supabase uses): the platform layer's
- * AFTER INSERT trigger notifies `realtime_messages` with the row id; PostgreSQL delivers
- * notifications only at commit, in commit order, once per listening session, and drops those of
- * rolled-back transactions (so authorization probes never leak). That gives the ordering and
+ * AFTER INSERT statement trigger notifies `realtime_messages` with the new rows' ids (comma-separated,
+ * in insertion order, up to 200 per notification); PostgreSQL delivers notifications only at
+ * commit, in commit order, once per listening session, and drops those of rolled-back transactions (so authorization probes never leak). That gives the ordering and
  * once-only delivery we need without a replication slot, `wal_level=logical`, or WAL retained
  * while the stack is down. Ids are fetched in batches (one query per burst) and delivered in
  * notification order. Like Supabase's replication connection, messages committed while the
@@ -125,7 +125,7 @@ export function startDbBroadcast(options: DbBroadcastOptions): DbBroadcaster {
 		c.on('end', () => onDrop());
 		c.on('notification', (msg) => {
 			if (msg.channel !== 'realtime_messages' || !msg.payload) return;
-			queue.push(msg.payload);
+			for (const id of msg.payload.split(',')) queue.push(id);
 			void flush();
 		});
 		try {

@@ -1,6 +1,7 @@
 /**
  * Realtime: who may join which private channel (policies on realtime.messages), and the database
- * events broadcast to them (triggers calling realtime.send).
+ * events broadcast to them (triggers writing realtime.messages: through realtime.send, or for new
+ * messages one multi-row insert per statement, which keeps send_message's transaction short).
  *
  * Topics: `conversation:<id>` (participants only) and `user:<id>` (that user only). The trigger
  * functions are security invoker: the tables they watch are written only by the security definer
@@ -39,7 +40,51 @@ create policy "participants and owners send on their topics"
   on realtime.messages for insert to authenticated
   with check (topic = (select realtime.topic()) and (select private.can_use_topic((select realtime.topic()))));
 
-/** message_created / message_updated to `conversation:<id>`; on a new message also `inbox` to every other participant's `user:<id>`. */
+/**
+ * message_created to `conversation:<id>` and `inbox` ({conversation_id, seq, sender_id}) to every
+ * other participant's `user:<id>`, for all the messages a statement inserted: one insert into
+ * realtime.messages (so one notification to the Realtime server) rather than a realtime.send per
+ * event. Ordered by conversation and seq, each message's conversation event before its inboxes.
+ * As realtime.send, a failure is a warning and never rolls back the messages.
+ */
+create or replace function private.broadcast_messages_created()
+returns trigger
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  begin
+    insert into realtime.messages (payload, event, topic, private, extension)
+    select e.payload, e.event, e.topic, true, 'broadcast'
+    from (
+      select m.conversation_id, m.seq, 0 as k, to_jsonb(m) as payload, 'message_created' as event,
+        'conversation:' || m.conversation_id as topic
+      from inserted m
+      union all
+      select m.conversation_id, m.seq, 1,
+        jsonb_build_object('conversation_id', m.conversation_id, 'seq', m.seq, 'sender_id', m.sender_id),
+        'inbox', 'user:' || p.user_id
+      from inserted m
+      join public.conversation_participants p
+        on p.conversation_id = m.conversation_id and p.user_id is distinct from m.sender_id
+    ) e
+    order by e.conversation_id, e.seq, e.k, e.topic;
+  exception when others then
+    raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+  end;
+  return null;
+end;
+$$;
+revoke all on function private.broadcast_messages_created() from public;
+
+create trigger messages_broadcast_insert
+  after insert on public.messages
+  referencing new table as inserted
+  for each statement execute function private.broadcast_messages_created();
+comment on trigger messages_broadcast_insert on public.messages is 'message_created to the conversation, inbox to the other participants (one insert per statement).';
+
+/** message_updated to `conversation:<id>`. */
 create or replace function private.broadcast_message()
 returns trigger
 language plpgsql
@@ -47,26 +92,11 @@ security invoker
 set search_path = ''
 as $$
 begin
-  if tg_op = 'INSERT' then
-    perform realtime.send(to_jsonb(new), 'message_created', 'conversation:' || new.conversation_id, true);
-    perform realtime.send(
-      jsonb_build_object('conversation_id', new.conversation_id, 'seq', new.seq, 'sender_id', new.sender_id),
-      'inbox', 'user:' || p.user_id, true
-    )
-    from public.conversation_participants p
-    where p.conversation_id = new.conversation_id and p.user_id is distinct from new.sender_id;
-  else
-    perform realtime.send(to_jsonb(new), 'message_updated', 'conversation:' || new.conversation_id, true);
-  end if;
+  perform realtime.send(to_jsonb(new), 'message_updated', 'conversation:' || new.conversation_id, true);
   return null;
 end;
 $$;
 revoke all on function private.broadcast_message() from public;
-
-create trigger messages_broadcast_insert
-  after insert on public.messages
-  for each row execute function private.broadcast_message();
-comment on trigger messages_broadcast_insert on public.messages is 'message_created to the conversation, inbox to the other participants.';
 
 create trigger messages_broadcast_update
   after update on public.messages
