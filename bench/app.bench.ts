@@ -130,7 +130,7 @@ async function measureLatency(browser: Browser): Promise<number[]> {
 		.and(a.locator('[data-status="sent"],[data-status="delivered"]'))
 		.waitFor();
 	await openChat(b, alice.displayName);
-	await b.getByText('warm-up', { exact: true }).waitFor({ timeout: 30_000 });
+	await b.getByTestId('message-list').getByText('warm-up', { exact: true }).waitFor({ timeout: 30_000 });
 
 	// The sender notes when Enter goes down; the receiver notes the first frame that shows the text.
 	// Installed as init scripts too, so a reload (Vite re-optimising dependencies) keeps them.

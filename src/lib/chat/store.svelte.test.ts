@@ -5,7 +5,7 @@ import { Keyring } from '../crypto/keyring.svelte.ts';
 import { FakeChatServer } from './testing/fake-chat-server.ts';
 import { FakeRpcError, type FakeSupabase } from './testing/fake-supabase.ts';
 import { Outbox } from './outbox.ts';
-import { ChatStore } from './store.svelte.ts';
+import { ChatStore, MAX_WATCHED_CONVERSATIONS } from './store.svelte.ts';
 
 const C1 = 'c1';
 
@@ -93,6 +93,29 @@ describe('ChatStore: loading', () => {
 		expect(texts(w.store)).toEqual(Array.from({ length: 60 }, (_, i) => `m${i + 1}`));
 		expect(w.store.hasMore[C1]).toBe(false);
 		expect(w.store.conversations[0].preview).toBe('m60');
+	});
+
+	it('opens with independent calls in parallel and shows the newest page before the rest arrive', async () => {
+		const w = await world();
+		await w.bobSays('hello');
+		await w.bobSays('newest');
+		const original = w.alice.rpcHandlers.get_conversation;
+		let release!: () => void;
+		const gate = new Promise<void>((r) => (release = r));
+		w.alice.rpcHandlers.get_conversation = async (args, caller) => {
+			await gate;
+			return original(args, caller);
+		};
+		let opened = false;
+		const opening = w.store.open(C1).then(() => (opened = true));
+		// The page decrypts and shows while the conversation fetch is still outstanding.
+		await vi.waitFor(() => expect(texts(w.store)).toEqual(['hello', 'newest']));
+		expect(opened).toBe(false);
+		const names = w.alice.rpcCalls.map((c) => c.name);
+		expect(names).toContain('get_reactions');
+		release();
+		await opening;
+		expect(w.alice.callsOf('get_conversation').length).toBeGreaterThan(0);
 	});
 
 	it('catches up with get_messages(after_seq) when the channel (re)subscribes', async () => {
@@ -322,6 +345,27 @@ describe('ChatStore: receipts and statuses', () => {
 	});
 });
 
+describe('ChatStore: delivery on every path', () => {
+	it('marks delivered when the conversation list shows messages newer than my watermark', async () => {
+		const w = await world();
+		w.server.addUser('carol');
+		w.server.addConversation('c2', 'direct', ['alice', 'carol']);
+		await w.bobSays('while you were away');
+		await w.bobSays('still away');
+		await w.store.loadConversations();
+		await vi.waitFor(() =>
+			expect(w.alice.callsOf('mark_delivered')).toEqual([{ conversation_id: C1, up_to_seq: 2 }])
+		);
+		expect(w.server.participant(C1, 'alice')!.last_delivered_seq).toBe(2);
+		// Not read: only a visible conversation sends read receipts.
+		expect(w.alice.callsOf('mark_read')).toHaveLength(0);
+		// Already delivered: a reload costs no further call.
+		await w.store.loadConversations();
+		await w.store.flushReceipts();
+		expect(w.alice.callsOf('mark_delivered')).toHaveLength(1);
+	});
+});
+
 describe('ChatStore: live events', () => {
 	it('aggregates reactions from history, my own and live changes', async () => {
 		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
@@ -397,6 +441,47 @@ describe('ChatStore: live events', () => {
 		expect([...w.store.presence[C1]]).toEqual(['alice']);
 	});
 
+	it('watches presence for listed conversations, capped, and keeps it when a conversation closes', async () => {
+		const w = await world();
+		const listed = w.channel();
+		expect(listed.options).toMatchObject({ config: { private: true, presence: { key: 'alice' } } });
+		listed.setStatus('SUBSCRIBED');
+		expect(listed.tracked[0]).toMatchObject({ user_id: 'alice' });
+		listed.syncPresence({ alice: [{ user_id: 'alice' }], bob: [{ user_id: 'bob' }] });
+		expect([...w.store.presence[C1]].sort()).toEqual(['alice', 'bob']);
+		// A listed conversation's messages come through the inbox, not its channel.
+		listed.emit('message_created', await w.bobSays('not applied here'));
+		expect(w.store.messagesOf(C1)).toEqual([]);
+		// Opening reuses the joined channel; closing keeps it for the list.
+		await w.store.open(C1);
+		expect(w.channel()).toBe(listed);
+		w.store.close(C1);
+		expect(listed.removed).toBe(false);
+		expect([...w.store.presence[C1]].sort()).toEqual(['alice', 'bob']);
+
+		for (let i = 0; i < MAX_WATCHED_CONVERSATIONS + 5; i++) {
+			w.server.addUser(`u${i}`);
+			w.server.addConversation(`x${i}`, 'direct', ['alice', `u${i}`]);
+		}
+		await w.store.loadConversations();
+		await vi.waitFor(() =>
+			expect(w.alice.getChannels().filter((c) => c.subTopic.startsWith('conversation:')).length).toBe(
+				MAX_WATCHED_CONVERSATIONS
+			)
+		);
+	});
+
+	it('shows a deleted last message in the list of a conversation that is not open', async () => {
+		const w = await world();
+		const m = await w.bobSays('regret');
+		await w.store.loadConversations();
+		await vi.waitFor(() => expect(w.store.conversations[0].preview).toBe('regret'));
+		const tombstone = { ...m, content_encrypted: null, deleted_at: new Date().toISOString() };
+		w.channel().emit('message_updated', tombstone);
+		await vi.waitFor(() => expect(w.store.conversations[0].last_message?.deleted_at).not.toBeNull());
+		expect(w.store.conversations[0].preview).toBeNull();
+	});
+
 	it('keeps the inbox live: unread counts, decrypted previews, order and delivery', async () => {
 		const w = await world();
 		w.server.addUser('carol');
@@ -453,5 +538,37 @@ describe('ChatStore: gaps', () => {
 		const three = await w.bobSays('three');
 		w.channel().emit('message_created', three);
 		await vi.waitFor(() => expect(texts(w.store)).toEqual(['one', 'two (broadcast lost)', 'three']));
+	});
+});
+
+describe('ChatStore: keys that appear later', () => {
+	it('decrypts the first message of a conversation opened before any key existed', async () => {
+		const w = await world();
+		await w.store.open(C1);
+		expect(w.server.db.table('conversation_keys')).toHaveLength(0);
+		const first = await w.bobSays('first ever');
+		w.channel().emit('message_created', first);
+		await vi.waitFor(() => expect(texts(w.store)).toEqual(['first ever']));
+		expect(w.store.messagesOf(C1)[0].undecryptable).toBe(false);
+		const second = await w.bobSays('second');
+		w.channel().emit('message_created', second);
+		await vi.waitFor(() => expect(texts(w.store)).toEqual(['first ever', 'second']));
+	});
+
+	it('decrypts a message that arrived before its key once the key shows up', async () => {
+		const w = await world();
+		await w.store.open(C1);
+		const first = await w.bobSays('early');
+		// Alice's key row is not visible yet when the message arrives (e.g. published a moment later).
+		const keys = w.server.db.table('conversation_keys');
+		const mine = keys.filter((k) => k.user_id === 'alice');
+		for (const k of mine) keys.splice(keys.indexOf(k), 1);
+		w.channel().emit('message_created', first);
+		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0]?.undecryptable).toBe(true));
+		keys.push(...mine);
+		const second = await w.bobSays('later');
+		w.channel().emit('message_created', second);
+		await vi.waitFor(() => expect(texts(w.store)).toEqual(['early', 'later']));
+		expect(w.store.messagesOf(C1)[0].undecryptable).toBe(false);
 	});
 });

@@ -14,7 +14,7 @@
  */
 /* eslint-disable svelte/prefer-svelte-reactivity -- the Maps, Sets and Dates here are private bookkeeping
    or plain values; reactive state is only in the $state fields (presence Sets are replaced, not mutated). */
-import { getContext, setContext } from 'svelte';
+import { getContext, setContext, untrack } from 'svelte';
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
 import { Keyring } from '../crypto/keyring.svelte.ts';
 import { openText, sealText } from '../crypto/e2ee.ts';
@@ -62,6 +62,13 @@ type Raw = Record<string, unknown>;
 type Timer = ReturnType<typeof setTimeout>;
 
 const CATCH_UP_PAGE = 100;
+/**
+ * How many listed conversations keep their channel joined for presence (online dots in the list).
+ * Realtime allows 100 channels per connection (`maxChannelsPerClient`); `user:<me>` takes one and
+ * open conversations beyond the cap take theirs, so the most recently active 90 are watched and
+ * older ones show no dot until opened.
+ */
+export const MAX_WATCHED_CONVERSATIONS = 90;
 
 export class ChatStore {
 	/** Conversations, most recent activity first. */
@@ -72,7 +79,7 @@ export class ChatStore {
 	idsByConversation = $state<Record<string, string[]>>({});
 	/** Participants (with profile fields and watermarks) per conversation. */
 	participants = $state<Record<string, ParticipantView[]>>({});
-	/** Who is present in each open conversation (user ids, me included). */
+	/** Who is present in each open or listed (up to `MAX_WATCHED_CONVERSATIONS`) conversation (user ids, me included). */
 	presence = $state<Record<string, Set<string>>>({});
 	/** Who else is typing in each open conversation. */
 	typing = $state<Record<string, TypingUser[]>>({});
@@ -98,7 +105,11 @@ export class ChatStore {
 	#sb: SupabaseClient | null = null;
 	#outbox: Outbox | null = null;
 	#userChannel: RealtimeChannel | null = null;
+	/** Joined `conversation:<id>` channels: open conversations and the watched part of the list. */
 	#channels = new Map<string, RealtimeChannel>();
+	/** Conversations open in a window: their channels' message events are applied. */
+	#openIds = new Set<string>();
+	#subscribing = new Map<string, Promise<void>>();
 	#opening = new Map<string, Promise<void>>();
 	#catchingUp = new Map<string, Promise<void>>();
 	#loadingOlder = new Map<string, Promise<number>>();
@@ -170,6 +181,8 @@ export class ChatStore {
 			if (this.#userChannel) void sb.removeChannel(this.#userChannel);
 		}
 		this.#channels.clear();
+		this.#openIds.clear();
+		this.#subscribing.clear();
 		this.#userChannel = null;
 		this.#listeners?.();
 		this.#listeners = null;
@@ -247,7 +260,7 @@ export class ChatStore {
 			// Still unreachable: the next reconnect tries again.
 		}
 		await this.#drain();
-		await Promise.all([...this.#channels.keys()].map((id) => this.#catchUp(id).catch(() => undefined)));
+		await Promise.all([...this.#openIds].map((id) => this.#catchUp(id).catch(() => undefined)));
 		this.#scheduleReceipts();
 	}
 
@@ -293,7 +306,26 @@ export class ChatStore {
 		}
 		this.conversations = sortConversations(views);
 		this.conversationsLoaded = true;
+		this.#queueListDelivery(views);
+		void this.#watchList();
 		await Promise.all(views.map((v) => this.#refreshPreview(v.id)));
+	}
+
+	/**
+	 * A message received on any path advances my delivered watermark: the list tells me about
+	 * messages newer than it (mine do not count, so a list whose newest message is my own and has
+	 * nothing unread costs no call). Batched with the other receipts; reading stays with `markSeen`.
+	 */
+	#queueListDelivery(views: ConversationView[]) {
+		const me = this.#me();
+		for (const v of views) {
+			const last = v.last_message;
+			if (!last) continue;
+			const mine = this.participants[v.id]?.find((p) => p.user_id === me);
+			if (!mine || v.last_seq <= mine.last_delivered_seq) continue;
+			if (last.sender_id === me && v.unread_count === 0) continue;
+			this.#queueReceipt(v.id, 'delivered', Math.max(v.last_seq, last.seq));
+		}
 	}
 
 	#conversationView(item: Raw): ConversationView {
@@ -378,34 +410,62 @@ export class ChatStore {
 	open(conversationId: string): Promise<void> {
 		const running = this.#opening.get(conversationId);
 		if (running) return running;
-		const work = this.#open(conversationId);
+		this.#openIds.add(conversationId);
+		// Callers open from an effect: the state read here must not become that effect's dependency,
+		// or every list change would close and reopen the conversation.
+		const work = untrack(() => this.#open(conversationId));
 		this.#opening.set(conversationId, work);
 		work.catch(() => {
-			if (this.#opening.get(conversationId) === work) this.#opening.delete(conversationId);
+			if (this.#opening.get(conversationId) !== work) return;
+			this.#opening.delete(conversationId);
+			this.#openIds.delete(conversationId);
 			this.#unsubscribe(conversationId);
 		});
 		return work;
 	}
 
+	/**
+	 * The independent calls run at once: the channel, the conversation (participants, epoch), the
+	 * newest page and, when the epoch is already known from the list, the key. The page is decrypted
+	 * and shown as soon as it and the key are in, without waiting for the rest; reactions follow.
+	 */
 	async #open(conversationId: string): Promise<void> {
-		await this.#subscribeConversation(conversationId);
-		await this.#fetchConversation(conversationId);
-		const rows = await this.#rpc<Raw[]>('get_messages', {
+		const known = this.#conversation(conversationId);
+		const warmKey =
+			known && this.keyring.ready
+				? this.keyring.conversationKey(conversationId, known.key_epoch, { create: false }).catch(() => null)
+				: null;
+		this.#ids(conversationId);
+		const page = this.#rpc<Raw[]>('get_messages', {
 			conversation_id: conversationId,
 			page_size: this.#options.pageSize
+		}).then(async (rows) => {
+			const messages = (rows ?? []).map(normalizeMessage);
+			this.hasMore[conversationId] = messages.length >= this.#options.pageSize;
+			await Promise.all([this.#ingest(messages), this.#loadReactions(messages.map((m) => m.id))]);
 		});
-		this.hasMore[conversationId] = (rows ?? []).length >= this.#options.pageSize;
-		this.idsByConversation[conversationId] ??= [];
-		await this.#ingest((rows ?? []).map(normalizeMessage));
-		await this.#loadReactions((rows ?? []).map((r) => String(r.id)));
+		await Promise.all([
+			this.#subscribeConversation(conversationId),
+			this.#fetchConversation(conversationId),
+			page,
+			warmKey
+		]);
 	}
 
-	/** Leaves a conversation's channel (its messages stay cached). */
+	/**
+	 * Closes a conversation (its messages stay cached). Its channel stays joined for the list's
+	 * presence while it is among the watched conversations, and is left otherwise.
+	 */
 	close(conversationId: string): void {
-		this.#unsubscribe(conversationId);
-		this.#opening.delete(conversationId);
+		// Called from effect teardowns too: nothing read here may become a dependency.
+		untrack(() => this.#close(conversationId));
+	}
+
+	#close(conversationId: string): void {
 		this.setTyping(conversationId, false);
-		delete this.presence[conversationId];
+		this.#openIds.delete(conversationId);
+		this.#opening.delete(conversationId);
+		if (!this.#watchedIds().has(conversationId)) this.#unsubscribe(conversationId);
 		delete this.typing[conversationId];
 		for (const [key, t] of this.#remoteTyping) {
 			if (key.startsWith(`${conversationId}:`)) {
@@ -419,6 +479,26 @@ export class ChatStore {
 		const ch = this.#channels.get(conversationId);
 		if (ch) void this.#sb?.removeChannel(ch);
 		this.#channels.delete(conversationId);
+		delete this.presence[conversationId];
+	}
+
+	/** The listed conversations whose channels stay joined for presence (most recent activity first). */
+	#watchedIds(): Set<string> {
+		return new Set(this.conversations.slice(0, MAX_WATCHED_CONVERSATIONS).map((c) => c.id));
+	}
+
+	/**
+	 * Joins the channels of the watched conversations (presence for the list's online dots) and
+	 * leaves those no longer listed or watched, unless open. The channels are the conversations'
+	 * private ones, so only people who share a conversation see each other's presence.
+	 */
+	async #watchList(): Promise<void> {
+		if (!this.#sb || !this.userId) return;
+		const watched = this.#watchedIds();
+		for (const id of [...this.#channels.keys()]) {
+			if (!watched.has(id) && !this.#openIds.has(id)) this.#unsubscribe(id);
+		}
+		await Promise.all([...watched].map((id) => this.#subscribeConversation(id).catch(() => undefined)));
 	}
 
 	/** Loads up to one more page of older messages; resolves with how many arrived. */
@@ -550,8 +630,15 @@ export class ChatStore {
 		if (this.userId !== me) return;
 		const touched = new Set<string>();
 		const delivered = new Map<string, number>();
+		// One id set per conversation: checking each row against the id array would be O(n²).
+		const present = new Map<string, Set<string>>();
 		rows.forEach((row, i) => {
-			this.#apply(row, decrypted[i].text, decrypted[i].undecryptable);
+			let set = present.get(row.conversation_id);
+			if (!set) {
+				set = new Set(this.idsByConversation[row.conversation_id] ?? []);
+				present.set(row.conversation_id, set);
+			}
+			this.#apply(row, decrypted[i].text, decrypted[i].undecryptable, set);
 			touched.add(row.conversation_id);
 			if (row.sender_id !== me) {
 				delivered.set(row.conversation_id, Math.max(delivered.get(row.conversation_id) ?? 0, row.seq));
@@ -565,9 +652,32 @@ export class ChatStore {
 			);
 		}
 		for (const [id, seq] of delivered) this.#queueReceipt(id, 'delivered', seq);
+		// A key that opens these rows may also open earlier ones that arrived before it was published.
+		const opened = new Set<string>();
+		rows.forEach((row, i) => {
+			if (row.encryption && decrypted[i].text !== null && !decrypted[i].undecryptable)
+				opened.add(`${row.conversation_id}:${row.encryption.epoch}`);
+		});
+		if (opened.size)
+			await this.#redecryptWhere((m) => opened.has(`${m.conversation_id}:${m.encryption?.epoch}`));
 	}
 
-	#apply(row: MessageRow, text: string | null, undecryptable: boolean) {
+	/** Decrypts again the undecryptable loaded messages that `match` picks. */
+	async #redecryptWhere(match: (m: MessageView) => boolean): Promise<void> {
+		const stale = Object.values(this.messagesById).filter((m) => m.undecryptable && match(m));
+		await Promise.all(
+			stale.map(async (m) => {
+				const { text, undecryptable } = await this.#decrypt(m as MessageRow);
+				const now = this.messagesById[m.id];
+				if (!now || !sameContent(now, m as MessageRow)) return;
+				Object.assign(now, { text, undecryptable });
+				const c = this.#conversation(m.conversation_id);
+				if (c && c.last_message?.id === m.id) c.preview = text;
+			})
+		);
+	}
+
+	#apply(row: MessageRow, text: string | null, undecryptable: boolean, present?: Set<string>) {
 		const conversationId = row.conversation_id;
 		const ids = this.#ids(conversationId);
 		// My optimistic copy (if still there) gives way to the stored row.
@@ -575,8 +685,9 @@ export class ChatStore {
 			const pending = this.messagesById[row.client_id];
 			if (pending && pending.seq === null) {
 				delete this.messagesById[row.client_id];
-				const at = ids.indexOf(row.client_id);
+				const at = ids.lastIndexOf(row.client_id);
 				if (at >= 0) ids.splice(at, 1);
+				present?.delete(row.client_id);
 			}
 		}
 		const known = this.messagesById[row.id];
@@ -592,7 +703,10 @@ export class ChatStore {
 		};
 		Object.assign(view, this.#statusOf(view));
 		this.messagesById[row.id] = view;
-		if (!ids.includes(row.id)) ids.push(row.id);
+		if (present ? !present.has(row.id) : !ids.includes(row.id)) {
+			ids.push(row.id);
+			present?.add(row.id);
+		}
 		this.#noteLastMessage(row, text);
 	}
 
@@ -646,14 +760,7 @@ export class ChatStore {
 	/** Decrypts every loaded message again (after the identity was restored on this device). */
 	async redecrypt(): Promise<void> {
 		// Includes outbox entries restored before the keys were available.
-		const rows = Object.values(this.messagesById).filter((m) => m.undecryptable);
-		await Promise.all(
-			rows.map(async (m) => {
-				const { text, undecryptable } = await this.#decrypt(m as MessageRow);
-				const now = this.messagesById[m.id];
-				if (now) Object.assign(now, { text, undecryptable });
-			})
-		);
+		await this.#redecryptWhere(() => true);
 		for (const c of this.conversations) {
 			c.preview = null;
 			void this.#refreshPreview(c.id);
@@ -1108,7 +1215,9 @@ export class ChatStore {
 			({ payload }) => void this.#onInbox(payload as Raw).catch(() => undefined)
 		);
 		ch.on('broadcast', { event: 'conversation_added' }, ({ payload }) => {
-			void this.#fetchConversation(String((payload as Raw).conversation_id)).catch(() => undefined);
+			void this.#fetchConversation(String((payload as Raw).conversation_id))
+				.then(() => this.#watchList())
+				.catch(() => undefined);
 		});
 		ch.on('broadcast', { event: 'conversation_removed' }, ({ payload }) => {
 			this.#forgetConversation(String((payload as Raw).conversation_id));
@@ -1140,7 +1249,7 @@ export class ChatStore {
 			this.conversations = sortConversations(this.conversations);
 		}
 		// An open conversation gets the row on its own channel; others fetch it for the preview.
-		if (this.#channels.has(conversationId)) return;
+		if (this.#openIds.has(conversationId)) return;
 		const rows =
 			(await this.#rpc<Raw[]>('get_messages', {
 				conversation_id: conversationId,
@@ -1161,13 +1270,25 @@ export class ChatStore {
 
 	#forgetConversation(conversationId: string) {
 		this.close(conversationId);
+		this.#unsubscribe(conversationId);
 		this.conversations = this.conversations.filter((c) => c.id !== conversationId);
 		delete this.participants[conversationId];
 		delete this.hasMore[conversationId];
 	}
 
-	async #subscribeConversation(conversationId: string): Promise<void> {
-		if (this.#channels.has(conversationId)) return;
+	/** Joins a conversation's channel once, however many callers (open, the list) ask at once. */
+	#subscribeConversation(conversationId: string): Promise<void> {
+		if (this.#channels.has(conversationId)) return Promise.resolve();
+		const running = this.#subscribing.get(conversationId);
+		if (running) return running;
+		const work = this.#join(conversationId).finally(() => {
+			if (this.#subscribing.get(conversationId) === work) this.#subscribing.delete(conversationId);
+		});
+		this.#subscribing.set(conversationId, work);
+		return work;
+	}
+
+	async #join(conversationId: string): Promise<void> {
 		const me = this.#me();
 		const ch = await this.#freshChannel(`conversation:${conversationId}`, {
 			config: { private: true, presence: { key: me }, broadcast: { self: false } }
@@ -1177,9 +1298,11 @@ export class ChatStore {
 			void this.#sb?.removeChannel(ch);
 			return;
 		}
-		const on = (event: string, handle: (payload: Raw) => unknown) =>
+		const on = (event: string, handle: (payload: Raw) => unknown, always = false) =>
 			ch.on('broadcast', { event }, ({ payload }) => {
 				if (this.#channels.get(conversationId) !== ch) return;
+				// A watched (listed, not open) conversation learns of messages through the inbox.
+				if (!always && !this.#openIds.has(conversationId)) return;
 				void Promise.resolve(handle(payload as Raw)).catch(() => undefined);
 			});
 		on('message_created', async (p) => {
@@ -1190,6 +1313,7 @@ export class ChatStore {
 				await this.#catchUp(conversationId);
 		});
 		on('message_updated', (p) => this.#ingest([normalizeMessage(p)]));
+		on('message_updated', (p) => this.#onListedUpdate(conversationId, normalizeMessage(p)), true);
 		on('reaction_changed', (p) =>
 			this.#applyReaction({
 				message_id: String(p.message_id),
@@ -1198,9 +1322,10 @@ export class ChatStore {
 				op: p.op === 'removed' ? 'removed' : 'added'
 			})
 		);
-		on('receipt_updated', (p) => this.#onReceipt(conversationId, p));
-		on('participants_changed', (p) => this.#onParticipantsChanged(conversationId, p));
-		on('typing', (p) => this.#onTyping(conversationId, p));
+		on('receipt_updated', (p) => this.#onReceipt(conversationId, p), true);
+		on('participants_changed', (p) => this.#onParticipantsChanged(conversationId, p), true);
+		// The list shows "… is typing" too.
+		on('typing', (p) => this.#onTyping(conversationId, p), true);
 		ch.on('presence', { event: 'sync' }, () => {
 			if (this.#channels.get(conversationId) === ch) this.#onPresence(conversationId, ch);
 		});
@@ -1208,9 +1333,21 @@ export class ChatStore {
 			if (this.#channels.get(conversationId) !== ch || status !== 'SUBSCRIBED') return;
 			void ch.track({ user_id: me, online_at: new Date().toISOString() }).catch(() => undefined);
 			// Whatever was sent between the first load and this (re)join arrives through the catch-up.
-			void this.#catchUp(conversationId).catch(() => undefined);
+			if (this.#openIds.has(conversationId)) void this.#catchUp(conversationId).catch(() => undefined);
 		});
 		this.#channels.set(conversationId, ch);
+	}
+
+	/** An edit or deletion in a listed conversation that is not open: keeps its preview current. */
+	async #onListedUpdate(conversationId: string, row: MessageRow): Promise<void> {
+		if (this.#openIds.has(conversationId)) return;
+		const c = this.#conversation(conversationId);
+		if (!c || c.last_message?.id !== row.id) return;
+		const { text } = await this.#decrypt(row);
+		const now = this.#conversation(conversationId);
+		if (!now || now.last_message?.id !== row.id) return;
+		now.last_message = row;
+		now.preview = text;
 	}
 
 	#onReceipt(conversationId: string, p: Raw) {
