@@ -430,26 +430,7 @@ begin
       limit size
     )
     select to_jsonb(pg) - 'direct_key' - 'my_read_seq' || jsonb_build_object(
-      'participants', (
-        select coalesce(jsonb_agg(jsonb_build_object(
-          'user_id', cp.user_id,
-          'role', cp.role,
-          'joined_at', cp.joined_at,
-          'last_delivered_seq', cp.last_delivered_seq,
-          'last_read_seq', cp.last_read_seq,
-          'username', pr.username,
-          'display_name', pr.display_name,
-          'avatar_url', pr.avatar_url,
-          'public_key', pr.public_key
-        ) order by cp.joined_at, cp.user_id), '[]'::jsonb)
-        from public.conversation_participants cp
-        -- One index lookup per participant (the limit keeps the planner from hashing all profiles).
-        cross join lateral (
-          select pr.username, pr.display_name, pr.avatar_url, pr.public_key
-          from public.profiles pr where pr.id = cp.user_id limit 1
-        ) pr
-        where cp.conversation_id = pg.id
-      ),
+      'participants', private.participants_json(pg.id),
       'last_message', (
         select to_jsonb(m) from public.messages m where m.conversation_id = pg.id and m.seq = pg.last_seq
       ),
