@@ -121,6 +121,8 @@ export class ChatStore {
 	#draining: Promise<void> | null = null;
 	#enqueueing: Promise<void> = Promise.resolve();
 	#drainAgain = false;
+	/** Entries wait in the outbox after a network failure; new sends must queue behind them. */
+	#backlog = false;
 	#wasConnected = false;
 	#listeners: (() => void) | null = null;
 	#generation = 0;
@@ -917,7 +919,17 @@ export class ChatStore {
 				attempts: 0,
 				lastError: null
 			};
-			await outbox.put(entry);
+			const persisted = outbox.put(entry);
+			if (this.browserOnline && !this.#draining && !this.#backlog) {
+				// Nothing is queued ahead of it: send while the outbox write completes instead of after
+				// it. The entry is still persisted (IndexedDB runs the later remove after this put), and
+				// send_message is idempotent on client_id, so a drain that also picks it up is harmless.
+				const sent = this.#sendEntry(outbox, entry);
+				await persisted;
+				if ((await sent) === 'network') this.#backlog = true;
+				return;
+			}
+			await persisted;
 		} catch (err) {
 			this.#markFailed(clientId, errorMessage(err));
 			return;
@@ -986,15 +998,20 @@ export class ChatStore {
 		const work = (async () => {
 			do {
 				this.#drainAgain = false;
-				if (!this.browserOnline) return;
+				if (!this.browserOnline) {
+					this.#backlog = true;
+					return;
+				}
 				for (const entry of await outbox.all()) {
 					if (entry.failed || this.#outbox !== outbox) continue;
 					if ((await this.#sendEntry(outbox, entry)) === 'network') {
 						this.#drainAgain = false;
+						this.#backlog = true;
 						return;
 					}
 				}
 			} while (this.#drainAgain);
+			this.#backlog = false;
 		})().finally(() => {
 			this.#draining = null;
 		});
