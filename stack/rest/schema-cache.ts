@@ -289,6 +289,8 @@ export class SchemaCache {
 	#loading: Promise<SchemaSnapshot> | null = null;
 	#generation = 0;
 	#lastMissReload = 0;
+	/** When the running load began reading the catalog (`performance.now()`). */
+	#loadStartedAt = 0;
 	#closed = false;
 	#log: (message: string) => void;
 
@@ -308,6 +310,7 @@ export class SchemaCache {
 	reload(): Promise<SchemaSnapshot> {
 		if (this.#loading) return this.#loading;
 		const generation = ++this.#generation;
+		this.#loadStartedAt = performance.now();
 		this.#loading = introspect(this.#pool, this.#schemas, generation)
 			.then((snapshot) => {
 				this.#snapshot = snapshot;
@@ -325,10 +328,16 @@ export class SchemaCache {
 	 * keep the catalog busy.
 	 */
 	async reloadAfterMiss(): Promise<SchemaSnapshot> {
-		if (this.#loading) return this.#loading;
+		const missedAt = performance.now();
+		// Only a load that began after the miss is sure to see what was committed before it; one
+		// already running may have read the catalog too early.
+		const fresh = () => this.#loading !== null && this.#loadStartedAt >= missedAt;
+		if (this.#loading && !fresh()) await this.#loading.catch(() => undefined);
+		if (fresh()) return this.#loading!;
 		const wait = this.#lastMissReload + 100 - Date.now();
 		if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-		if (this.#loading) return this.#loading;
+		if (fresh()) return this.#loading!;
+		if (this.#loading) await this.#loading.catch(() => undefined);
 		this.#lastMissReload = Date.now();
 		return this.reload();
 	}
