@@ -1,6 +1,6 @@
 /** Shared measuring helpers for the benchmarks. */
 import { fork, type Serializable } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 
 /** p-th percentile (0..100) of `samples` (milliseconds). */
 export function percentile(samples: number[], p: number): number {
@@ -40,32 +40,131 @@ export async function load(
 	return { latencies, perSecond: latencies.length / ((performance.now() - start) / 1000) };
 }
 
-/** An HTTP/1.1 client for `baseUrl` holding up to `sockets` keep-alive connections (one per concurrent caller). */
+/**
+ * An HTTP/1.1 client for `baseUrl` holding up to `sockets` keep-alive connections (one per
+ * concurrent caller). Written on `net` rather than `node:http`: a load generator sharing the
+ * machine with the server should spend as little CPU per request as wrk or autocannon would,
+ * so what is measured is the server. Understands Content-Length and chunked responses.
+ */
 export function keepAliveClient(baseUrl: string, sockets: number) {
 	const base = new URL(baseUrl);
-	const agent = new Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+	const host = `${base.hostname}:${base.port}`;
+	const idle: RawConnection[] = [];
+	const all = new Set<RawConnection>();
+	const waiting: ((c: RawConnection) => void)[] = [];
+	const acquire = (): Promise<RawConnection> => {
+		const free = idle.pop();
+		if (free) return Promise.resolve(free);
+		if (all.size < sockets) {
+			const c = new RawConnection(base.hostname, Number(base.port), () => all.delete(c));
+			all.add(c);
+			return Promise.resolve(c);
+		}
+		return new Promise((resolve) => waiting.push(resolve));
+	};
+	const release = (c: RawConnection) => {
+		const next = waiting.shift();
+		if (next) next(c);
+		else if (c.usable) idle.push(c);
+	};
 	return {
 		/** Sends one request; resolves with the status and the whole body as text. */
-		send(
+		async send(
 			method: string,
 			path: string,
 			headers: Record<string, string>,
 			body?: string
 		): Promise<{ status: number; body: string }> {
-			return new Promise((resolve, reject) => {
-				const req = request({ agent, host: base.hostname, port: base.port, method, path, headers }, (res) => {
-					let text = '';
-					res.setEncoding('utf8');
-					res.on('data', (c: string) => (text += c));
-					res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-					res.on('error', reject);
-				});
-				req.on('error', reject);
-				req.end(body);
-			});
+			let head = `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\n`;
+			for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+			head += `content-length: ${body ? Buffer.byteLength(body) : 0}\r\n\r\n`;
+			const c = await acquire();
+			try {
+				return await c.request(body ? head + body : head);
+			} finally {
+				release(c);
+			}
 		},
-		close: () => agent.destroy()
+		close: () => {
+			for (const c of all) c.close();
+		}
 	};
+}
+
+/** One keep-alive connection answering one request at a time. */
+class RawConnection {
+	usable = true;
+	#socket: Socket;
+	#buffer: Buffer = Buffer.alloc(0);
+	#pending: { resolve: (r: { status: number; body: string }) => void; reject: (e: Error) => void } | null =
+		null;
+
+	constructor(host: string, port: number, onClose: () => void) {
+		this.#socket = connect({ host, port, noDelay: true });
+		this.#socket.on('data', (chunk: Buffer) => {
+			this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : chunk;
+			this.#parse();
+		});
+		const fail = (error: Error) => {
+			this.usable = false;
+			onClose();
+			this.#pending?.reject(error);
+			this.#pending = null;
+		};
+		this.#socket.on('error', fail);
+		this.#socket.on('close', () => fail(new Error('connection closed')));
+	}
+
+	request(text: string): Promise<{ status: number; body: string }> {
+		return new Promise((resolve, reject) => {
+			this.#pending = { resolve, reject };
+			this.#socket.write(text);
+		});
+	}
+
+	#parse(): void {
+		const headEnd = this.#buffer.indexOf('\r\n\r\n');
+		if (headEnd < 0 || !this.#pending) return;
+		const head = this.#buffer.toString('latin1', 0, headEnd);
+		const status = Number(head.slice(9, 12));
+		const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+		let body: string;
+		let consumed: number;
+		if (length) {
+			consumed = headEnd + 4 + Number(length[1]);
+			if (this.#buffer.length < consumed) return;
+			body = this.#buffer.toString('utf8', headEnd + 4, consumed);
+		} else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+			const parts: Buffer[] = [];
+			let at = headEnd + 4;
+			for (;;) {
+				const lineEnd = this.#buffer.indexOf('\r\n', at);
+				if (lineEnd < 0) return;
+				const size = parseInt(this.#buffer.toString('latin1', at, lineEnd), 16);
+				if (this.#buffer.length < lineEnd + 2 + size + 2) return;
+				if (size === 0) {
+					consumed = lineEnd + 4;
+					break;
+				}
+				parts.push(this.#buffer.subarray(lineEnd + 2, lineEnd + 2 + size));
+				at = lineEnd + 2 + size + 2;
+			}
+			body = Buffer.concat(parts).toString('utf8');
+		} else {
+			consumed = headEnd + 4;
+			body = '';
+		}
+		this.#buffer = this.#buffer.subarray(consumed);
+		const pending = this.#pending;
+		this.#pending = null;
+		if (/\r\nconnection: *close/i.test(head)) this.close();
+		pending.resolve({ status, body });
+	}
+
+	close(): void {
+		this.usable = false;
+		this.#socket.destroy();
+	}
 }
 
 /**
