@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { asActor, createUser, expectDbError, openChatDb, rpc, rpcOne, type ChatDb } from './helpers.ts';
+import { asActor, createUser, expectDbError, openChatDb, realtimeRows, rpc, rpcOne, type ChatDb } from './helpers.ts';
 
 let db: ChatDb;
 let n = 0;
@@ -162,6 +162,31 @@ describe('publish_conversation_keys', () => {
 				{ user_id: c, wrapped_key: `wrapped-${c}`, wrapped_by: a }
 			].sort((x, y) => (x.user_id < y.user_id ? -1 : 1))
 		);
+	});
+
+	test('members_missing_key: a key holder learns who lacks the current key; key_added tells them when it comes', async () => {
+		const [a, b, c, outsider] = [await user(), await user(), await user(), await user()];
+		const conv = await groupOf(a, [b, c]);
+		await db.pool.query(`update public.profiles set public_key = 'pk-' || id where id = any($1)`, [[a, b, outsider]]);
+		await rpc(db.pool, a, 'publish_conversation_keys', { conversation_id: conv, epoch: 1, keys: [keyFor(a)] });
+		const missing = async (actor: string) =>
+			(await rpc<{ user_id: string; public_key: string; epoch: number }>(db.pool, actor, 'members_missing_key', { conversation_id: conv }))
+				.map((r) => `${r.user_id === b ? 'b' : r.user_id === c ? 'c' : '?'}:${r.public_key === `pk-${r.user_id}`}:${r.epoch}`);
+		// c has no public key yet, so only b can be given the key; b, without a row, learns nothing.
+		expect(await missing(a)).toEqual(['b:true:1']);
+		expect(await missing(b)).toEqual([]);
+		expect(await missing(outsider)).toEqual([]);
+		await expectDbError(rpc(db.pool, 'anon', 'members_missing_key', { conversation_id: conv }), '42501');
+
+		const before = (await realtimeRows(db.pool)).length;
+		await rpc(db.pool, a, 'publish_conversation_keys', { conversation_id: conv, epoch: 1, keys: [keyFor(b)] });
+		expect(await missing(a)).toEqual([]);
+		const sent = (await realtimeRows(db.pool)).slice(before).filter((r) => r.event === 'key_added');
+		expect(sent).toEqual([{ topic: `user:${b}`, event: 'key_added', payload: { conversation_id: conv, epoch: 1 }, private: true }]);
+
+		// Once c publishes a public key, the holders see c as missing.
+		await db.pool.query(`update public.profiles set public_key = 'pk-' || id where id = $1`, [c]);
+		expect(await missing(b)).toEqual(['c:true:1']);
 	});
 
 	test('epochs: adding keeps the epoch, removal moves it; old epochs are refused', async () => {

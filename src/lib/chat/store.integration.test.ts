@@ -101,4 +101,38 @@ describe('ChatStore on the embedded stack', () => {
 		await phone.open(conversationId);
 		expect(texts(phone, conversationId)).toEqual(['hello bob, this is secret', 'hi alice']);
 	});
+
+	it('gives the key to a member who had no public key when it was made, once they ask', async () => {
+		const suffix = Math.random().toString(36).slice(2, 8);
+		const alice = await signUp(`alice_${suffix}`);
+		const bob = await signUp(`bob_${suffix}`);
+		const a = newStore();
+		await a.start(alice.client, alice.id);
+		// Bob has an account but has not opened the app: no identity, no public key.
+		const conversationId = await a.startDirect(`bob_${suffix}`);
+		await a.open(conversationId);
+		await a.send(conversationId, 'sent before you had a key');
+		await vi.waitFor(() => expect(a.messagesOf(conversationId)[0]?.seq).toBe(1), { timeout: 10_000 });
+		const keyRows = async () =>
+			(
+				await stack.db.query(
+					'select user_id, wrapped_by from public.conversation_keys where conversation_id = $1 order by created_at',
+					[conversationId]
+				)
+			).rows;
+		expect(await keyRows()).toEqual([{ user_id: alice.id, wrapped_by: alice.id }]);
+
+		const b = newStore();
+		await b.start(bob.client, bob.id);
+		await b.loadConversations();
+		await b.open(conversationId);
+		// Bob's device asks, Alice's (online, holding the key) wraps it for him, and his copy opens.
+		await vi.waitFor(() => expect(texts(b, conversationId)).toEqual(['sent before you had a key']), {
+			timeout: 10_000
+		});
+		expect(await keyRows()).toContainEqual({ user_id: bob.id, wrapped_by: alice.id });
+		await vi.waitFor(() =>
+			expect(b.conversations.find((c) => c.id === conversationId)?.preview).toBe('sent before you had a key')
+		);
+	});
 });

@@ -62,6 +62,9 @@ type Raw = Record<string, unknown>;
 type Timer = ReturnType<typeof setTimeout>;
 
 const CATCH_UP_PAGE = 100;
+/** How often a device asks a conversation for a key it lacks, and how long a holder batches asks. */
+const KEY_REQUEST_INTERVAL_MS = 5000;
+const KEY_SHARE_DELAY_MS = 200;
 /**
  * How many listed conversations keep their channel joined for presence (online dots in the list).
  * Realtime allows 100 channels per connection (`maxChannelsPerClient`); `user:<me>` takes one and
@@ -112,6 +115,9 @@ export class ChatStore {
 	#subscribing = new Map<string, Promise<void>>();
 	#opening = new Map<string, Promise<void>>();
 	#catchingUp = new Map<string, Promise<void>>();
+	/** When I last asked each conversation for its key (ms), and pending answers to others' asks. */
+	#keyRequestedAt = new Map<string, number>();
+	#keySharing = new Map<string, ReturnType<typeof setTimeout>>();
 	#loadingOlder = new Map<string, Promise<number>>();
 	#reactions = new Map<string, ReactionRow[]>();
 	#receipts = new Map<string, { delivered: number; read: number }>();
@@ -452,6 +458,53 @@ export class ChatStore {
 			page,
 			warmKey
 		]);
+		if (!this.keyring.ready) return;
+		// Members who joined, or had no public key when the epoch's key was made, get it from me;
+		// and if the page showed rows of the current epoch I cannot open, I ask for mine (the
+		// channel is joined now, which it may not have been when the page came in).
+		void this.keyring.shareMissingKeys(conversationId).catch(() => undefined);
+		const epoch = this.#conversation(conversationId)?.key_epoch;
+		if (this.messagesOf(conversationId).some((m) => m.undecryptable && m.encryption?.epoch === epoch))
+			this.#requestKey(conversationId, epoch!);
+	}
+
+	// ---------------------------------------------------------------- key sharing
+
+	/**
+	 * Asks the conversation's members for the key of `epoch` (at most every few seconds): whoever
+	 * holds it and is online wraps it for me, and `key_added` on my user topic says it is there.
+	 */
+	#requestKey(conversationId: string, epoch: number): void {
+		const ch = this.#channels.get(conversationId);
+		const now = Date.now();
+		if (!ch || !this.userId) return;
+		if (now - (this.#keyRequestedAt.get(conversationId) ?? 0) < KEY_REQUEST_INTERVAL_MS) return;
+		this.#keyRequestedAt.set(conversationId, now);
+		void ch
+			.send({ type: 'broadcast', event: 'key_request', payload: { user_id: this.userId, epoch } })
+			.catch(() => undefined);
+	}
+
+	/** Another member asked for the key: share what they lack (batched: several may ask at once). */
+	#onKeyRequest(conversationId: string, payload: Raw): void {
+		if (payload.user_id === this.userId || !this.keyring.ready || this.#keySharing.has(conversationId))
+			return;
+		this.#keySharing.set(
+			conversationId,
+			setTimeout(() => {
+				this.#keySharing.delete(conversationId);
+				void this.keyring.shareMissingKeys(conversationId).catch(() => undefined);
+			}, KEY_SHARE_DELAY_MS)
+		);
+	}
+
+	/** A member gave me a key: what it opens can be read now. */
+	async #onKeyAdded(payload: Raw): Promise<void> {
+		const conversationId = String(payload.conversation_id);
+		const epoch = Number(payload.epoch);
+		this.#keyRequestedAt.delete(conversationId);
+		await this.#redecryptWhere((m) => m.conversation_id === conversationId && m.encryption?.epoch === epoch);
+		await this.#refreshPreview(conversationId);
 	}
 
 	/**
@@ -654,6 +707,12 @@ export class ChatStore {
 			);
 		}
 		for (const [id, seq] of delivered) this.#queueReceipt(id, 'delivered', seq);
+		// A row of the current epoch that does not open means my key for it is missing: ask for it.
+		rows.forEach((row, i) => {
+			if (!decrypted[i].undecryptable || !row.encryption || !this.keyring.ready) return;
+			if (row.encryption.epoch === this.#conversation(row.conversation_id)?.key_epoch)
+				this.#requestKey(row.conversation_id, row.encryption.epoch);
+		});
 		// A key that opens these rows may also open earlier ones that arrived before it was published.
 		const opened = new Set<string>();
 		rows.forEach((row, i) => {
@@ -1236,6 +1295,9 @@ export class ChatStore {
 				.then(() => this.#watchList())
 				.catch(() => undefined);
 		});
+		ch.on('broadcast', { event: 'key_added' }, ({ payload }) => {
+			void this.#onKeyAdded(payload as Raw).catch(() => undefined);
+		});
 		ch.on('broadcast', { event: 'conversation_removed' }, ({ payload }) => {
 			this.#forgetConversation(String((payload as Raw).conversation_id));
 		});
@@ -1341,6 +1403,7 @@ export class ChatStore {
 		);
 		on('receipt_updated', (p) => this.#onReceipt(conversationId, p), true);
 		on('participants_changed', (p) => this.#onParticipantsChanged(conversationId, p), true);
+		on('key_request', (p) => this.#onKeyRequest(conversationId, p), true);
 		// The list shows "… is typing" too.
 		on('typing', (p) => this.#onTyping(conversationId, p), true);
 		ch.on('presence', { event: 'sync' }, () => {

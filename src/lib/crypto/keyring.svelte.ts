@@ -361,6 +361,24 @@ export class Keyring {
 	 * Wraps an existing epoch key for members who lack it (e.g. just added) and publishes those rows.
 	 * Does nothing when I do not have the key myself.
 	 */
+	/**
+	 * Gives the current epoch's key to the members who lack it (they had no public key when it was
+	 * made, or joined since), if I hold it. Resolves with how many members received it.
+	 */
+	async shareMissingKeys(conversationId: string): Promise<number> {
+		const { supabase } = this.#client();
+		const secret = this.#requireSecret();
+		const missing = unwrap(await supabase.rpc('members_missing_key', { conversation_id: conversationId })) as
+			{ user_id: string; public_key: string; epoch: number }[] | null;
+		if (!missing?.length) return 0;
+		const epoch = missing[0].epoch;
+		const key = await this.conversationKey(conversationId, epoch, { create: false });
+		if (!key) return 0;
+		const keys = missing.map((m) => ({ user_id: m.user_id, ...wrapKey(key, m.public_key, secret) }));
+		unwrap(await supabase.rpc('publish_conversation_keys', { conversation_id: conversationId, epoch, keys }));
+		return keys.length;
+	}
+
 	async shareConversationKey(conversationId: string, epoch: number, userIds: string[]): Promise<void> {
 		const { supabase } = this.#client();
 		const secret = this.#requireSecret();
