@@ -4,7 +4,15 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
 	// SvelteKit 3 takes its configuration here; `svelte.config.js` is no longer read.
-	plugins: [sveltekit({ adapter: adapter(), compilerOptions: { runes: true } })],
+	plugins: [
+		sveltekit({
+			adapter: adapter(),
+			compilerOptions: { runes: true },
+			// adapter-node no longer reads ORIGIN at run time, and without it takes requests for https:
+			// a build served over plain http (or behind a proxy that hides the host) sets it here.
+			paths: { origin: process.env.ORIGIN || undefined }
+		})
+	],
 	server: { host: '127.0.0.1', port: 5173, strictPort: true },
 	test: {
 		include: [

@@ -8,8 +8,12 @@ export const handle: Handle = async ({ event, resolve }) => {
 		cookies: {
 			getAll: () => event.cookies.getAll(),
 			setAll: (cookies) => {
+				// Secure follows the request's scheme (adapter-node sees https behind a TLS proxy when
+				// ORIGIN or PROTOCOL_HEADER says so): SvelteKit's default would mark them Secure on
+				// plain http too, except on localhost, and the browser would drop the session.
+				const secure = event.url.protocol === 'https:';
 				for (const { name, value, options } of cookies) {
-					event.cookies.set(name, value, { ...options, path: '/' });
+					event.cookies.set(name, value, { secure, ...options, path: '/' });
 				}
 			}
 		}
