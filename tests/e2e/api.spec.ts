@@ -93,6 +93,13 @@ test('tokens: missing, malformed, forged and expired tokens are 401 Unauthorized
 		'UnauthorizedError',
 		'token_expired'
 	);
+	// The token is checked before the body: a stale session hears "sign in again", not "bad input".
+	await expectError(
+		await request.post('/api/messages', { headers: auth(expired), data: { bogus: true } }),
+		401,
+		'UnauthorizedError',
+		'token_expired'
+	);
 	const forged = await new SignJWT({ ...claims, exp: now + 3600 })
 		.setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
 		.sign(new TextEncoder().encode('not-the-secret-not-the-secret-not-the-secret'));

@@ -94,9 +94,24 @@ describe('bearerToken', () => {
 	const request = (authorization?: string) =>
 		new Request('http://x/api', { headers: authorization ? { authorization } : {} });
 
+	const segment = (claims: object) => Buffer.from(JSON.stringify(claims)).toString('base64url');
+	const jwt = (claims: object) => `eyJhbGciOiJIUzI1NiJ9.${segment(claims)}.c2ln`;
+	const now = Date.UTC(2026, 10, 24);
+
 	test('reads a JWT from Authorization: Bearer', () => {
-		expect(bearerToken(request('Bearer aaa.bbb.ccc'))).toBe('aaa.bbb.ccc');
-		expect(bearerToken(request('bearer aaa.bbb.ccc'))).toBe('aaa.bbb.ccc');
+		const token = jwt({ sub: ID, exp: now / 1000 + 60 });
+		expect(bearerToken(request(`Bearer ${token}`), now)).toBe(token);
+		expect(bearerToken(request(`bearer ${token}`), now)).toBe(token);
+		expect(bearerToken(request(`Bearer ${jwt({ sub: ID })}`), now)).toBe(jwt({ sub: ID }));
+	});
+
+	test('an expired token is a 401 token_expired before anything else is looked at', () => {
+		try {
+			bearerToken(request(`Bearer ${jwt({ sub: ID, exp: now / 1000 - 1 })}`), now);
+			expect.unreachable();
+		} catch (e) {
+			expect(e).toMatchObject({ kind: 'UnauthorizedError', code: 'token_expired' });
+		}
 	});
 
 	test('missing or malformed headers are 401s', () => {
@@ -104,7 +119,9 @@ describe('bearerToken', () => {
 			[undefined, 'missing_token'],
 			['Basic dXNlcjpwYXNz', 'invalid_token'],
 			['Bearer', 'invalid_token'],
-			['Bearer not-a-jwt', 'invalid_token']
+			['Bearer not-a-jwt', 'invalid_token'],
+			['Bearer aaa.bbb.ccc', 'invalid_token'],
+			[`Bearer aaa.${Buffer.from('"text"').toString('base64url')}.ccc`, 'invalid_token']
 		] as const) {
 			try {
 				bearerToken(request(header));
