@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
 	aggregateReactions,
+	attachmentContent,
+	attachmentKind,
+	attachmentRef,
 	conversationName,
 	deriveStatus,
 	normalizeMessage,
 	normalizeParticipant,
-	orderIds
+	orderIds,
+	previewText
 } from './derive.ts';
+import { formatBytes } from '../components/format.ts';
 
 const p = (user_id: string, last_delivered_seq: number, last_read_seq: number) => ({
 	user_id,
@@ -135,5 +140,68 @@ describe('normalisers', () => {
 		];
 		expect(conversationName({ kind: 'direct', title: null }, people, 'me')).toBe('Bob');
 		expect(conversationName({ kind: 'group', title: 'Team' }, people, 'me')).toBe('Team');
+	});
+});
+
+describe('attachments', () => {
+	const content = JSON.stringify({
+		name: 'plan.pdf',
+		mime: 'application/pdf',
+		size: 2048,
+		caption: 'the plan'
+	});
+
+	it('reads the encrypted content of image, file and voice messages, never of text', () => {
+		expect(attachmentContent('file', content)).toEqual({
+			name: 'plan.pdf',
+			mime: 'application/pdf',
+			size: 2048,
+			caption: 'the plan'
+		});
+		expect(attachmentContent('text', content)).toBeNull();
+		expect(attachmentContent('image', null)).toBeNull();
+		expect(attachmentContent('image', 'not json')).toBeNull();
+		expect(attachmentContent('voice', '{}')).toEqual({
+			name: 'attachment',
+			mime: 'application/octet-stream',
+			size: 0,
+			caption: ''
+		});
+	});
+
+	it('reads the attachment reference from an object or a JSON string, and refuses partial ones', () => {
+		const ref = { path: 'c/1', nonce: 'bm9uY2U=', epoch: 2, size: 2064 };
+		expect(attachmentRef(ref)).toEqual(ref);
+		expect(attachmentRef(JSON.stringify(ref))).toEqual(ref);
+		expect(attachmentRef({ path: 'c/1', nonce: 'n' })).toEqual({
+			path: 'c/1',
+			nonce: 'n',
+			epoch: 1,
+			size: 0
+		});
+		expect(attachmentRef({ path: 'c/1' })).toBeNull();
+		expect(attachmentRef(null)).toBeNull();
+	});
+
+	it('shows pictures and sound inline and offers the rest as files', () => {
+		expect(attachmentKind('image/png')).toBe('image');
+		expect(attachmentKind('image/svg+xml')).toBe('file');
+		expect(attachmentKind('audio/webm;codecs=opus')).toBe('voice');
+		expect(attachmentKind('application/zip')).toBe('file');
+	});
+
+	it('previews attachments in one line, with the caption', () => {
+		expect(previewText('text', 'hello')).toBe('hello');
+		expect(previewText('file', content)).toBe('📎 plan.pdf: the plan');
+		expect(previewText('image', JSON.stringify({ name: 'a.png' }))).toBe('📷 Photo');
+		expect(previewText('voice', JSON.stringify({ name: 'Voice message' }))).toBe('🎤 Voice message');
+		expect(previewText('image', 'garbage')).toBeNull();
+		expect(previewText('text', null)).toBeNull();
+	});
+
+	it('formats sizes for people', () => {
+		expect(formatBytes(12)).toBe('12 B');
+		expect(formatBytes(340 * 1024)).toBe('340 KB');
+		expect(formatBytes(1.25 * 1024 * 1024)).toBe('1.3 MB');
 	});
 });

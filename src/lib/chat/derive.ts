@@ -190,3 +190,65 @@ export function conversationName(
 	if (names.length === 0) return conversation.kind === 'direct' ? 'Just you' : 'Empty group';
 	return names.join(', ');
 }
+
+/** What an attachment message's encrypted content holds; the file itself is encrypted in Storage. */
+export interface AttachmentContent {
+	name: string;
+	mime: string;
+	/** Plaintext size in bytes. */
+	size: number;
+	caption: string;
+}
+
+/** `messages.attachment`: where the encrypted file is and how it was sealed (no names, no types). */
+export interface AttachmentRef {
+	path: string;
+	nonce: string;
+	/** The key epoch the file was sealed under (the message text may be resealed later). */
+	epoch: number;
+	/** Ciphertext size in bytes. */
+	size: number;
+}
+
+/** The decrypted content of an image, file or voice message; null for text or malformed content. */
+export function attachmentContent(type: MessageType, text: string | null): AttachmentContent | null {
+	if (type === 'text' || text === null) return null;
+	try {
+		const raw = JSON.parse(text) as Raw;
+		if (!raw || typeof raw !== 'object') return null;
+		return {
+			name: str(raw.name) ?? 'attachment',
+			mime: str(raw.mime) ?? 'application/octet-stream',
+			size: num(raw.size),
+			caption: str(raw.caption) ?? ''
+		};
+	} catch {
+		return null;
+	}
+}
+
+/** A message's attachment reference, or null when absent or malformed. */
+export function attachmentRef(value: unknown): AttachmentRef | null {
+	const raw = parseJson(value) as Raw | null;
+	if (!raw || typeof raw !== 'object') return null;
+	const path = str(raw.path);
+	const nonce = str(raw.nonce);
+	if (!path || !nonce) return null;
+	return { path, nonce, epoch: num(raw.epoch, 1), size: num(raw.size) };
+}
+
+/** The kind of message a file makes: pictures show inline, sound plays inline, the rest downloads. */
+export function attachmentKind(mime: string): 'image' | 'voice' | 'file' {
+	if (/^image\/(png|jpeg|gif|webp|avif|bmp)$/.test(mime)) return 'image';
+	if (mime.startsWith('audio/')) return 'voice';
+	return 'file';
+}
+
+/** One line for the conversation list: the text, or what was attached (with its caption). */
+export function previewText(type: MessageType, text: string | null): string | null {
+	if (text === null || type === 'text') return text;
+	const content = attachmentContent(type, text);
+	if (!content) return null;
+	const label = type === 'image' ? '📷 Photo' : type === 'voice' ? '🎤 Voice message' : `📎 ${content.name}`;
+	return content.caption ? `${label}: ${content.caption}` : label;
+}

@@ -5,6 +5,7 @@
  * Re-sending an entry is safe because `send_message` is idempotent on `client_id`.
  */
 import type { MessageEncryption, MessageType } from './types.ts';
+import type { AttachmentRef } from './derive.ts';
 import { defaultIndexedDB, openDatabase, request, transaction } from './idb.ts';
 
 export interface OutboxEntry {
@@ -13,6 +14,8 @@ export interface OutboxEntry {
 	content_encrypted: string;
 	encryption: MessageEncryption;
 	message_type: MessageType;
+	/** Where an attachment's encrypted file is (absent for text; entries from before attachments lack it). */
+	attachment?: AttachmentRef | null;
 	reply_to_id: string | null;
 	/** Milliseconds since the epoch, strictly increasing per outbox (see `stamp`). */
 	createdAt: number;

@@ -17,21 +17,28 @@
 import { getContext, setContext, untrack } from 'svelte';
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
 import { Keyring } from '../crypto/keyring.svelte.ts';
-import { openText, sealText } from '../crypto/e2ee.ts';
+import { openBytes, openText, sealBytes, sealText } from '../crypto/e2ee.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
 import { ChatError, errorMessage, isNetworkError, unwrap, type SupabaseResult } from './errors.ts';
 import {
 	aggregateReactions,
+	attachmentContent,
+	attachmentKind,
+	attachmentRef,
 	conversationName,
 	deriveStatus,
 	normalizeConversation,
 	normalizeMessage,
 	normalizeParticipant,
-	orderIds
+	orderIds,
+	type AttachmentContent,
+	type AttachmentRef
 } from './derive.ts';
+import { formatBytes } from '../components/format.ts';
 import type {
 	ConversationView,
 	MessageRow,
+	MessageType,
 	MessageView,
 	ParticipantView,
 	ReactionRow,
@@ -65,6 +72,9 @@ const CATCH_UP_PAGE = 100;
 /** How often a device asks a conversation for a key it lacks, and how long a holder batches asks. */
 const KEY_REQUEST_INTERVAL_MS = 5000;
 const KEY_SHARE_DELAY_MS = 200;
+/** The private Storage bucket of encrypted attachments, and the largest file one may hold. */
+export const ATTACHMENT_BUCKET = 'attachments';
+export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
 /**
  * How many listed conversations keep their channel joined for presence (online dots in the list).
  * Realtime allows 100 channels per connection (`maxChannelsPerClient`); `user:<me>` takes one and
@@ -118,6 +128,9 @@ export class ChatStore {
 	/** When I last asked each conversation for its key (ms), and pending answers to others' asks. */
 	#keyRequestedAt = new Map<string, number>();
 	#keySharing = new Map<string, ReturnType<typeof setTimeout>>();
+	/** Object URLs of decrypted attachments, by message id (and client id for what I sent). */
+	#attachmentUrls = new Map<string, string>();
+	#attachmentLoads = new Map<string, Promise<string>>();
 	#loadingOlder = new Map<string, Promise<number>>();
 	#reactions = new Map<string, ReactionRow[]>();
 	#receipts = new Map<string, { delivered: number; read: number }>();
@@ -208,6 +221,9 @@ export class ChatStore {
 		this.#catchingUp.clear();
 		this.#loadingOlder.clear();
 		this.#reactions.clear();
+		for (const url of this.#attachmentUrls.values()) URL.revokeObjectURL(url);
+		this.#attachmentUrls.clear();
+		this.#attachmentLoads.clear();
 		this.#wasConnected = false;
 		this.keyring.lock();
 		this.conversations = [];
@@ -896,14 +912,7 @@ export class ChatStore {
 		conversationId: string,
 		text: string
 	): Promise<{ content_encrypted: string; encryption: { epoch: number; nonce: string } }> {
-		if (!this.keyring.ready) {
-			throw new ChatError('Restore your key backup on this device before sending', 0, 'no_identity');
-		}
-		const epoch = await this.#currentEpoch(conversationId);
-		let key = await this.keyring.cachedConversationKey(conversationId, epoch);
-		key ??= await this.keyring.conversationKey(conversationId, epoch);
-		if (!key)
-			throw new ChatError('No encryption key is available for this conversation', 0, 'no_conversation_key');
+		const { key, epoch } = await this.#currentKey(conversationId);
 		const sealed = sealText(key, text);
 		return { content_encrypted: sealed.ciphertext, encryption: { epoch, nonce: sealed.nonce } };
 	}
@@ -917,6 +926,124 @@ export class ChatStore {
 		text: string,
 		options: { replyTo?: string | null } = {}
 	): Promise<string> {
+		return this.#compose(conversationId, text, 'text', null, options.replyTo ?? null);
+	}
+
+	/**
+	 * Sends a file (a picture, a voice recording, any file): encrypted on this device under the
+	 * conversation's current key, uploaded to the private attachments bucket, then sent like a text
+	 * message whose encrypted content names it (name, type, size, caption). Storage and the
+	 * database only ever hold ciphertext. The upload needs a connection; the message then goes
+	 * through the outbox like any other.
+	 */
+	async sendAttachment(
+		conversationId: string,
+		file: Blob & { name?: string },
+		options: { caption?: string; kind?: 'image' | 'voice' | 'file'; replyTo?: string | null } = {}
+	): Promise<string> {
+		if (!this.browserOnline) {
+			throw new ChatError('Attachments need a connection: try again when you are online', 0, 'offline');
+		}
+		if (file.size > MAX_ATTACHMENT_BYTES) {
+			throw new ChatError(
+				`That file is ${formatBytes(file.size)}; attachments can be at most ${formatBytes(MAX_ATTACHMENT_BYTES)}`,
+				400,
+				'attachment_too_large'
+			);
+		}
+		const mime = file.type || 'application/octet-stream';
+		const kind = options.kind ?? attachmentKind(mime);
+		const content: AttachmentContent = {
+			name: file.name || (kind === 'voice' ? 'Voice message' : 'attachment'),
+			mime,
+			size: file.size,
+			caption: options.caption?.trim() ?? ''
+		};
+		const { key, epoch } = await this.#currentKey(conversationId);
+		const sealed = sealBytes(key, new Uint8Array(await file.arrayBuffer()));
+		const path = `${conversationId}/${crypto.randomUUID()}`;
+		const upload = await this.#client()
+			.storage.from(ATTACHMENT_BUCKET)
+			.upload(path, sealed.ciphertext, { contentType: 'application/octet-stream', upsert: false });
+		if (upload.error) {
+			const status = Number((upload.error as { statusCode?: string }).statusCode ?? 0);
+			throw new ChatError(`The upload failed: ${upload.error.message}`, status, 'upload_failed');
+		}
+		const ref: AttachmentRef = { path, nonce: sealed.nonce, epoch, size: sealed.ciphertext.length };
+		const clientId = await this.#compose(
+			conversationId,
+			JSON.stringify(content),
+			kind,
+			ref,
+			options.replyTo ?? null,
+			(id) => this.#attachmentUrls.set(id, URL.createObjectURL(file))
+		);
+		return clientId;
+	}
+
+	/**
+	 * An object URL of a message's decrypted attachment: downloaded from Storage and opened with the
+	 * conversation key once, then cached. Rejects with a ChatError a person can read.
+	 */
+	attachmentUrl(message: MessageView): Promise<string> {
+		const cached =
+			this.#attachmentUrls.get(message.id) ??
+			(message.client_id ? this.#attachmentUrls.get(message.client_id) : undefined);
+		if (cached) return Promise.resolve(cached);
+		let load = this.#attachmentLoads.get(message.id);
+		if (!load) {
+			load = this.#loadAttachment(message).finally(() => this.#attachmentLoads.delete(message.id));
+			this.#attachmentLoads.set(message.id, load);
+		}
+		return load;
+	}
+
+	async #loadAttachment(message: MessageView): Promise<string> {
+		const ref = attachmentRef(message.attachment);
+		const content = attachmentContent(message.message_type, message.text);
+		if (!ref || !content) throw new ChatError('This attachment cannot be opened', 0, 'bad_attachment');
+		const key = await this.keyring
+			.conversationKey(message.conversation_id, ref.epoch, { create: false })
+			.catch(() => null);
+		if (!key) throw new ChatError('This device has no key for this attachment', 0, 'no_conversation_key');
+		const { data, error } = await this.#client().storage.from(ATTACHMENT_BUCKET).download(ref.path);
+		if (error || !data) {
+			throw new ChatError(`The download failed: ${error?.message ?? 'no data'}`, 0, 'download_failed');
+		}
+		const plain = openBytes(key, new Uint8Array(await data.arrayBuffer()), ref.nonce);
+		if (!plain)
+			throw new ChatError(
+				'This attachment does not decrypt: it may have been tampered with',
+				0,
+				'undecryptable'
+			);
+		const url = URL.createObjectURL(new Blob([plain as Uint8Array<ArrayBuffer>], { type: content.mime }));
+		this.#attachmentUrls.set(message.id, url);
+		return url;
+	}
+
+	/** The current epoch's key of a conversation (made and published if the epoch has none). */
+	async #currentKey(conversationId: string): Promise<{ key: Uint8Array; epoch: number }> {
+		if (!this.keyring.ready) {
+			throw new ChatError('Restore your key backup on this device before sending', 0, 'no_identity');
+		}
+		const epoch = await this.#currentEpoch(conversationId);
+		let key = await this.keyring.cachedConversationKey(conversationId, epoch);
+		key ??= await this.keyring.conversationKey(conversationId, epoch);
+		if (!key)
+			throw new ChatError('No encryption key is available for this conversation', 0, 'no_conversation_key');
+		return { key, epoch };
+	}
+
+	/** Shows a message at once as `pending` under a new client id (returned) and queues it. */
+	async #compose(
+		conversationId: string,
+		text: string,
+		type: MessageType,
+		attachment: AttachmentRef | null,
+		replyTo: string | null,
+		beforeQueue?: (clientId: string) => void
+	): Promise<string> {
 		const me = this.#me();
 		const outbox = this.#outbox;
 		if (!outbox) throw new ChatError('The chat is not started', 0, 'not_started');
@@ -929,10 +1056,10 @@ export class ChatStore {
 			sender_id: me,
 			seq: null,
 			content_encrypted: null,
-			message_type: 'text',
-			attachment: null,
+			message_type: type,
+			attachment,
 			encryption: null,
-			reply_to_id: options.replyTo ?? null,
+			reply_to_id: replyTo,
 			created_at: new Date(createdAt).toISOString(),
 			edited_at: null,
 			deleted_at: null,
@@ -948,6 +1075,7 @@ export class ChatStore {
 		this.messagesById[clientId] = view;
 		this.#ids(conversationId).push(clientId);
 		this.setTyping(conversationId, false);
+		beforeQueue?.(clientId);
 		await this.#enqueue(clientId, createdAt);
 		return clientId;
 	}
@@ -972,7 +1100,8 @@ export class ChatStore {
 				client_id: clientId,
 				conversation_id: view.conversation_id,
 				...sealed,
-				message_type: 'text',
+				message_type: view.message_type,
+				attachment: attachmentRef(view.attachment),
 				reply_to_id: view.reply_to_id,
 				createdAt,
 				attempts: 0,
@@ -1088,6 +1217,7 @@ export class ChatStore {
 				message_type: entry.message_type,
 				client_id: entry.client_id,
 				reply_to_id: entry.reply_to_id,
+				attachment: entry.attachment ?? null,
 				encryption: entry.encryption
 			});
 			await outbox.remove(entry.client_id);
@@ -1172,8 +1302,20 @@ export class ChatStore {
 
 	/** Deletes a message for everyone (a tombstone stays in its place). */
 	async remove(messageId: string): Promise<void> {
+		const before = this.messagesById[messageId];
+		const ref = before ? attachmentRef(before.attachment) : null;
 		const row = normalizeMessage(await this.#rpc<Raw>('delete_message', { message_id: messageId }));
 		this.#apply(row, null, false);
+		// The tombstone no longer points at the file; its uploader removes it (others may not).
+		if (ref && before?.sender_id === this.userId) {
+			void this.#client()
+				.storage.from(ATTACHMENT_BUCKET)
+				.remove([ref.path])
+				.catch(() => undefined);
+		}
+		const url = this.#attachmentUrls.get(messageId);
+		if (url) URL.revokeObjectURL(url);
+		this.#attachmentUrls.delete(messageId);
 	}
 
 	// ---------------------------------------------------------------- typing and presence

@@ -50,3 +50,10 @@ export function errorMessage(error: unknown): string {
 	}
 	return typeof error === 'string' ? error : 'Something went wrong. Please try again.';
 }
+
+/** A byte count for people: 1.2 MB, 340 KB, 12 B. */
+export function formatBytes(size: number): string {
+	if (size >= 1024 * 1024) return `${(size / (1024 * 1024)).toFixed(1)} MB`;
+	if (size >= 1024) return `${Math.round(size / 1024)} KB`;
+	return `${size} B`;
+}

@@ -7,8 +7,10 @@ import {
 	fromBase64,
 	generateIdentity,
 	newConversationKey,
+	openBytes,
 	openText,
 	publicKeyOf,
+	sealBytes,
 	sealText,
 	toBase64,
 	unwrapKey,
@@ -38,6 +40,21 @@ describe('identity', () => {
 		expect(fromBase64(a.publicKey)).toHaveLength(32);
 		expect(a.secretKey).toHaveLength(32);
 		expect(publicKeyOf(a.secretKey)).toBe(a.publicKey);
+	});
+});
+
+describe('sealBytes / openBytes', () => {
+	it('round-trips binary attachments and refuses tampering or a wrong key', () => {
+		const key = newConversationKey();
+		const data = new Uint8Array(70_000).map((_, i) => (i * 7) % 256);
+		const { ciphertext, nonce } = sealBytes(key, data);
+		expect(ciphertext.length).toBe(data.length + 16);
+		expect(openBytes(key, ciphertext, nonce)).toEqual(data);
+		const tampered = ciphertext.slice();
+		tampered[100] ^= 1;
+		expect(openBytes(key, tampered, nonce)).toBeNull();
+		expect(openBytes(newConversationKey(), ciphertext, nonce)).toBeNull();
+		expect(openBytes(key, ciphertext, 'not-a-nonce')).toBeNull();
 	});
 });
 

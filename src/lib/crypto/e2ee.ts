@@ -117,6 +117,21 @@ export function openText(key: KeyInput, ciphertext: string, nonce: string): stri
 	}
 }
 
+/** Encrypts bytes (an attachment) under a conversation key with a fresh random nonce. */
+export function sealBytes(key: KeyInput, data: Uint8Array): { ciphertext: Uint8Array; nonce: string } {
+	const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
+	return { ciphertext: nacl.secretbox(data, nonce, bytes(key)), nonce: toBase64(nonce) };
+}
+
+/** Decrypts bytes sealed by `sealBytes`; null when the key is wrong or the data was tampered with. */
+export function openBytes(key: KeyInput, ciphertext: Uint8Array, nonce: string): Uint8Array | null {
+	const k = tryBytes(key);
+	const n = tryBytes(nonce);
+	if (!k || !n || k.length !== nacl.secretbox.keyLength || n.length !== nacl.secretbox.nonceLength)
+		return null;
+	return nacl.secretbox.open(ciphertext, n, k);
+}
+
 /** Wraps a conversation key for one recipient (`nacl.box` from my secret key to their public key). */
 export function wrapKey(convKey: KeyInput, recipientPublicKey: KeyInput, mySecretKey: KeyInput): WrappedKey {
 	const nonce = nacl.randomBytes(nacl.box.nonceLength);
