@@ -18,6 +18,11 @@ beforeAll(async () => {
 					seen.push(ctx);
 					sendJson(res, 200, { path: ctx.url.pathname, role: ctx.apikeyRole });
 				}
+			},
+			storage: {
+				handle(_req, res, ctx) {
+					sendJson(res, 200, { path: ctx.url.pathname, role: ctx.apikeyRole });
+				}
 			}
 		},
 		{ port: 0, host: '127.0.0.1' }
@@ -91,12 +96,25 @@ describe('API gateway', () => {
 	});
 
 	test('Supabase services the stack does not provide answer 501 saying so', async () => {
-		const res = await fetch(`${gateway.url}/storage/v1/object/list/avatars`, {
-			headers: { apikey: config.anonKey }
+		for (const [path, name] of [
+			['/functions/v1/hello', /^Edge Functions \(\/functions\/v1\) is not supported by the embedded stack/],
+			['/graphql/v1', /^GraphQL \(\/graphql\/v1\) is not supported by the embedded stack/]
+		] as const) {
+			const res = await fetch(`${gateway.url}${path}`, { headers: { apikey: config.anonKey } });
+			expect(res.status).toBe(501);
+			expect((await res.json()).message).toMatch(name);
+		}
+	});
+
+	test('storage is routed like the other services: apikey required, except for public objects', async () => {
+		const res = await fetch(`${gateway.url}/storage/v1/object/list/avatars`, { method: 'POST' });
+		expect(res.status).toBe(401);
+		const keyed = await fetch(`${gateway.url}/storage/v1/object/list/avatars`, {
+			method: 'POST',
+			headers: { apikey: config.serviceRoleKey }
 		});
-		expect(res.status).toBe(501);
-		expect((await res.json()).message).toMatch(
-			/^Storage \(\/storage\/v1\) is not supported by the embedded stack/
-		);
+		expect(await keyed.json()).toEqual({ path: '/object/list/avatars', role: 'service_role' });
+		const open = await fetch(`${gateway.url}/storage/v1/object/public/avatars/a.png`);
+		expect(await open.json()).toEqual({ path: '/object/public/avatars/a.png', role: 'anon' });
 	});
 });

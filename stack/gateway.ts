@@ -1,6 +1,7 @@
 /**
  * The API gateway on port 54321, in the role Kong plays on Supabase: CORS, the `apikey` check,
- * and routing of `/auth/v1`, `/rest/v1` and `/realtime/v1` (HTTP and WebSocket) to their services.
+ * and routing of `/auth/v1`, `/rest/v1`, `/realtime/v1` (HTTP and WebSocket) and `/storage/v1` to
+ * their services.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -24,6 +25,9 @@ export interface GatewayContext {
 	url: URL;
 }
 
+/** The services the gateway mounts, each at `/<name>/v1`. */
+export type ServiceName = 'auth' | 'rest' | 'realtime' | 'storage';
+
 /** A service mounted under a prefix of the gateway. */
 export interface Service {
 	handle(req: IncomingMessage, res: ServerResponse, ctx: GatewayContext): Promise<void> | void;
@@ -39,13 +43,12 @@ export interface Gateway {
 }
 
 const ALLOWED_HEADERS =
-	'authorization, x-client-info, apikey, content-type, prefer, range, accept-profile, content-profile, x-supabase-api-version, accept, x-upsert, cache-control, x-region';
+	'authorization, x-client-info, apikey, content-type, prefer, range, accept-profile, content-profile, x-supabase-api-version, accept, x-upsert, x-metadata, cache-control, x-region';
 const EXPOSED_HEADERS =
 	'content-range, content-location, preference-applied, location, x-total-count, sb-gateway-version, x-supabase-api-version';
 
 /** Supabase services this stack does not provide; they get a clear 501 instead of a bare 404. */
 const UNSUPPORTED: Record<string, string> = {
-	storage: 'Storage (/storage/v1)',
 	functions: 'Edge Functions (/functions/v1)',
 	graphql: 'GraphQL (/graphql/v1)',
 	pg: 'pg-meta (/pg/v1)'
@@ -54,7 +57,9 @@ const UNSUPPORTED: Record<string, string> = {
 /** Paths served without an apikey, as on Supabase. */
 const OPEN_PATHS = [
 	/^\/auth\/v1\/(verify|callback|authorize|health|settings)\b/,
-	/^\/realtime\/v1\/api\/ping$/
+	/^\/realtime\/v1\/api\/ping$/,
+	// Public objects are fetched by browsers from plain URLs (`<img src>`), as on Supabase.
+	/^\/storage\/v1\/object\/(public|info\/public)\//
 ];
 
 function corsHeaders(req: IncomingMessage): Record<string, string> {
@@ -69,7 +74,7 @@ function corsHeaders(req: IncomingMessage): Record<string, string> {
 /** Starts the gateway with `services` mounted at `/<name>/v1`. */
 export async function startGateway(
 	config: StackConfig,
-	services: Partial<Record<'auth' | 'rest' | 'realtime', Service>>,
+	services: Partial<Record<ServiceName, Service>>,
 	options: { port?: number; host?: string } = {}
 ): Promise<Gateway> {
 	const keyRoles = new Map<string, 'anon' | 'service_role'>([
@@ -83,7 +88,7 @@ export async function startGateway(
 		req: IncomingMessage,
 		url: URL
 	): { service: Service; ctx: GatewayContext } | { status: number; body: unknown } {
-		const unsupported = /^\/(storage|functions|graphql|pg)\/v1(\/|$)/.exec(url.pathname);
+		const unsupported = /^\/(functions|graphql|pg)\/v1(\/|$)/.exec(url.pathname);
 		if (unsupported) {
 			return {
 				status: 501,
@@ -92,8 +97,8 @@ export async function startGateway(
 				}
 			};
 		}
-		const match = /^\/(auth|rest|realtime)\/v1(\/.*)?$/.exec(url.pathname);
-		const service = match && services[match[1] as 'auth' | 'rest' | 'realtime'];
+		const match = /^\/(auth|rest|realtime|storage)\/v1(\/.*)?$/.exec(url.pathname);
+		const service = match && services[match[1] as ServiceName];
 		if (!match || !service) return { status: 404, body: { message: 'no Route matched with those values' } };
 		const apikey = String(req.headers.apikey ?? url.searchParams.get('apikey') ?? '');
 		let apikeyRole = keyRoles.get(apikey);

@@ -1,9 +1,10 @@
-/** Starts the stack's HTTP services (Auth, REST, Realtime) behind one gateway. */
+/** Starts the stack's HTTP services (Auth, REST, Realtime, Storage) behind one gateway. */
 import type { StackConfig } from './config.ts';
 import { startGateway, type Gateway } from './gateway.ts';
 import { createAuthService } from './auth/index.ts';
 import { createRestService } from './rest/index.ts';
 import { createRealtimeService } from './realtime/index.ts';
+import { createStorageService } from './storage/index.ts';
 
 /** What every service factory receives. */
 export interface ServiceDeps {
@@ -11,6 +12,8 @@ export interface ServiceDeps {
 	/** Superuser connection string of the project database. */
 	dbUrl: string;
 	log?: (service: string, message: string) => void;
+	/** Folder of Storage's objects (default: `storage` in the data folder). */
+	storageDir?: string;
 }
 
 export async function startServices(
@@ -22,7 +25,8 @@ export async function startServices(
 		{
 			auth: createAuthService(deps),
 			rest: createRestService(deps),
-			realtime: createRealtimeService(deps)
+			realtime: createRealtimeService(deps),
+			storage: createStorageService(deps)
 		},
 		options
 	);

@@ -1,9 +1,12 @@
 /**
  * Test helpers for integration tests: a fresh database cloned from the run's templates, and the
- * whole API gateway (Auth, REST, Realtime) in front of it on a free port.
+ * whole API gateway (Auth, REST, Realtime, Storage) in front of it on a free port.
  */
 import { inject } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { loadConfig, type StackConfig } from '../config.ts';
 import { startServices } from '../services.ts';
@@ -51,6 +54,8 @@ export interface TestStack {
 	serviceRoleKey: string;
 	/** A superuser pool on the test database. */
 	db: pg.Pool;
+	/** The temporary folder Storage keeps this stack's objects in. */
+	storageDir: string;
 	stop(): Promise<void>;
 }
 
@@ -60,7 +65,11 @@ export async function startTestStack(
 ): Promise<TestStack> {
 	const database = await createTestDatabase(options.template ?? 'platform');
 	const config: StackConfig = { ...loadConfig(), ...options.config };
-	const gateway = await startServices({ config, dbUrl: database.url }, { port: 0, host: '127.0.0.1' });
+	const storageDir = mkdtempSync(join(tmpdir(), 'parley-test-storage-'));
+	const gateway = await startServices(
+		{ config, dbUrl: database.url, storageDir },
+		{ port: 0, host: '127.0.0.1' }
+	);
 	const db = new pg.Pool({ connectionString: database.url, max: 5 });
 	return {
 		apiUrl: gateway.url,
@@ -69,10 +78,12 @@ export async function startTestStack(
 		anonKey: config.anonKey,
 		serviceRoleKey: config.serviceRoleKey,
 		db,
+		storageDir,
 		async stop() {
 			await gateway.close();
 			await db.end();
 			await database.drop();
+			rmSync(storageDir, { recursive: true, force: true });
 		}
 	};
 }

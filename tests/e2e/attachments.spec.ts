@@ -1,0 +1,95 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { expect, test } from '@playwright/test';
+import { composer, openConversation, screenshot, startDirect, userSession } from './helpers';
+
+test.describe.configure({ timeout: 120_000 });
+
+/** A valid width×height PNG of one colour, built here so the test needs no fixture file. */
+function png(width: number, height: number): Buffer {
+	const crcTable = Array.from({ length: 256 }, (_, n) => {
+		let c = n;
+		for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+		return c >>> 0;
+	});
+	const crc = (buf: Buffer) => {
+		let c = 0xffffffff;
+		for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+		return (c ^ 0xffffffff) >>> 0;
+	};
+	const chunk = (type: string, data: Buffer) => {
+		const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+		const out = Buffer.alloc(8 + data.length + 4);
+		out.writeUInt32BE(data.length, 0);
+		body.copy(out, 4);
+		out.writeUInt32BE(crc(body), 8 + data.length);
+		return out;
+	};
+	const header = Buffer.alloc(13);
+	header.writeUInt32BE(width, 0);
+	header.writeUInt32BE(height, 4);
+	header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+	const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, 0x4f)]);
+	const pixels = deflateSync(Buffer.concat(Array.from({ length: height }, () => row)));
+	return Buffer.concat([
+		Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+		chunk('IHDR', header),
+		chunk('IDAT', pixels),
+		chunk('IEND', Buffer.alloc(0))
+	]);
+}
+
+/** Every file under `dir` (the embedded stack's object store), recursively. */
+function filesUnder(dir: string): string[] {
+	return readdirSync(dir).flatMap((name) => {
+		const path = join(dir, name);
+		return statSync(path).isDirectory() ? filesUnder(path) : [path];
+	});
+}
+
+test('pictures and files are sent end-to-end encrypted: the other side sees and downloads them', async ({
+	browser
+}) => {
+	const alice = await userSession(browser, 'Ada');
+	const bob = await userSession(browser, 'Ben');
+	const marker = `attachment-canary-${Math.random().toString(36).slice(2, 10)}`;
+
+	await startDirect(alice.page, bob.user.username);
+	await openConversation(bob.page, 'Ada');
+
+	// A picture with a caption typed in the box first.
+	await composer(alice.page).fill('the view from here');
+	await alice.page
+		.getByTestId('attach-input')
+		.setInputFiles({ name: 'view.png', mimeType: 'image/png', buffer: png(40, 30) });
+	const picture = bob.page.getByTestId('attachment').filter({ has: bob.page.getByRole('img') });
+	await expect(picture.getByRole('img', { name: 'the view from here' })).toBeVisible();
+	expect(await picture.getByRole('img').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(40);
+	await expect(composer(alice.page)).toHaveValue('');
+
+	// A file: Bob downloads it and gets the same bytes.
+	const document = `${marker}\nthe plan, in plain text\n`;
+	await alice.page
+		.getByTestId('attach-input')
+		.setInputFiles({ name: 'plan.txt', mimeType: 'text/plain', buffer: Buffer.from(document) });
+	const file = bob.page.getByRole('button', { name: /plan\.txt/ });
+	await expect(file).toBeVisible();
+	const [download] = await Promise.all([bob.page.waitForEvent('download'), file.click()]);
+	expect(download.suggestedFilename()).toBe('plan.txt');
+	expect(readFileSync(await download.path()).toString('utf8')).toBe(document);
+
+	// The list previews them by name, decrypted on the device.
+	await expect(
+		bob.page
+			.getByRole('navigation', { name: 'Conversation list' })
+			.getByTestId('conversation-preview')
+			.first()
+	).toHaveText('📎 plan.txt');
+	await screenshot(bob.page, 'chat-attachments');
+
+	// The object store holds only ciphertext.
+	const stored = filesUnder(join(process.cwd(), '.stack/e2e-data/storage/attachments'));
+	expect(stored.length).toBeGreaterThanOrEqual(2);
+	for (const path of stored) expect(readFileSync(path).toString('latin1')).not.toContain(marker);
+});
