@@ -25,7 +25,10 @@ export default defineConfig({
 				'--no-first-run',
 				'--disable-background-networking',
 				'--disable-component-update',
-				'--disable-sync'
+				'--disable-sync',
+				// A synthetic microphone, granted without a prompt, for voice messages.
+				'--use-fake-device-for-media-stream',
+				'--use-fake-ui-for-media-stream'
 			]
 		}
 	},

@@ -48,7 +48,7 @@ function filesUnder(dir: string): string[] {
 	});
 }
 
-test('pictures and files are sent end-to-end encrypted: the other side sees and downloads them', async ({
+test('pictures, files and voice messages are sent end-to-end encrypted: the other side sees, downloads and plays them', async ({
 	browser
 }) => {
 	const alice = await userSession(browser, 'Ada');
@@ -86,6 +86,24 @@ test('pictures and files are sent end-to-end encrypted: the other side sees and 
 			.getByTestId('conversation-preview')
 			.first()
 	).toHaveText('📎 plan.txt');
+
+	// A voice message, recorded from the (synthetic) microphone, plays on the other side.
+	await alice.page.getByRole('button', { name: 'Record a voice message' }).click();
+	await expect(alice.page.getByRole('button', { name: 'Stop and send the voice message' })).toBeVisible();
+	await alice.page.waitForTimeout(1200);
+	await alice.page.getByRole('button', { name: 'Stop and send the voice message' }).click();
+	const voice = bob.page.locator('[data-testid="attachment"][data-kind="voice"] audio');
+	await expect(voice).toBeVisible();
+	await expect
+		.poll(() => voice.evaluate((audio: HTMLAudioElement) => audio.readyState), { timeout: 10_000 })
+		.toBeGreaterThan(0);
+	await expect(
+		bob.page
+			.getByRole('navigation', { name: 'Conversation list' })
+			.getByTestId('conversation-preview')
+			.first()
+	).toHaveText('🎤 Voice message');
+
 	await screenshot(bob.page, 'chat-attachments');
 
 	// The object store holds only ciphertext.
