@@ -8,6 +8,7 @@ import {
 	userToken,
 	type RealtimeTestStack
 } from './test-support.ts';
+import { parseNotification } from './db-broadcast.ts';
 
 let stack: RealtimeTestStack;
 const clients: SupabaseClient[] = [];
@@ -49,6 +50,15 @@ async function listen(topic: string, isPrivate: boolean, token?: string): Promis
 	);
 	return got;
 }
+
+describe('parseNotification', () => {
+	test('reads carried rows, id-only rows, and the older comma-separated ids', () => {
+		const row = { id: 'a', topic: 't', event: 'e', private: true, payload: { n: 1 } };
+		expect(parseNotification(JSON.stringify([row, { id: 'b' }]))).toEqual([row, { id: 'b' }]);
+		expect(parseNotification('a,b')).toEqual([{ id: 'a' }, { id: 'b' }]);
+		expect(() => parseNotification('[{')).toThrow();
+	});
+});
 
 describe('broadcast from the database', () => {
 	test('a trigger calling realtime.broadcast_changes() reaches private subscribers, in Supabase shape', async () => {
@@ -119,9 +129,9 @@ describe('broadcast from the database', () => {
 		expect(new Set(got.map((m) => m.meta?.id)).size).toBe(expected.length);
 	});
 
-	test('rows one statement inserts arrive once each, in insertion order, past one notification of ids', async () => {
+	test('rows one statement inserts arrive once each, in insertion order, across several notifications', async () => {
 		const got = await listen('bulk', false);
-		// 450 rows: one statement, so one trigger call, whose ids span three notifications.
+		// 450 rows: one statement, so one trigger call, whose rows span several notifications.
 		await stack.db.query(`
 			insert into realtime.messages (topic, extension, event, payload, private)
 			select 'bulk', 'broadcast', 'n', jsonb_build_object('n', n), false
@@ -129,6 +139,20 @@ describe('broadcast from the database', () => {
 		await until(() => got.length === 450, '450 messages');
 		expect(got.map((m) => m.payload.n)).toEqual(Array.from({ length: 450 }, (_, i) => i + 1));
 		expect(new Set(got.map((m) => m.meta?.id)).size).toBe(450);
+	});
+
+	test('rows too large for a notification are read back, and keep their place among the others', async () => {
+		const got = await listen('mixed', false);
+		const big = 'x'.repeat(20_000);
+		await stack.db.query(`
+			insert into realtime.messages (topic, extension, event, payload, private)
+			select 'mixed', 'broadcast', 'n', jsonb_build_object('n', n, 'fill', case when n % 3 = 0 then '${big}' else 'small' end), false
+			from generate_series(1, 9) n order by n`);
+		await until(() => got.length === 9, 'nine messages');
+		expect(got.map((m) => m.payload.n)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+		expect(got.filter((m) => m.payload.fill === big).map((m) => m.payload.n)).toEqual([3, 6, 9]);
+		// Carried or read back, the payload gets its id the same way.
+		for (const m of got) expect(m.payload.id).toBe(m.meta?.id);
 	});
 
 	test('the listener reconnects after its connection is killed', async () => {

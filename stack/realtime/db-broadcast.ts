@@ -3,12 +3,14 @@
  * `realtime.broadcast_changes()`) go to the sockets joined to their topic.
  *
  * Why LISTEN/NOTIFY and not logical replication (which Supabase uses): the platform layer's
- * AFTER INSERT statement trigger notifies `realtime_messages` with the new rows' ids (comma-separated,
- * in insertion order, up to 200 per notification); PostgreSQL delivers notifications only at
- * commit, in commit order, once per listening session, and drops those of rolled-back transactions (so authorization probes never leak). That gives the ordering and
- * once-only delivery we need without a replication slot, `wal_level=logical`, or WAL retained
- * while the stack is down. Ids are fetched in batches (one query per burst) and delivered in
- * notification order. Like Supabase's replication connection, messages committed while the
+ * AFTER INSERT statement trigger notifies `realtime_messages` with the new rows themselves, as
+ * JSON arrays in insertion order (platform part 10); PostgreSQL delivers notifications only at
+ * commit, in commit order, once per listening session, and drops those of rolled-back
+ * transactions (so authorization probes never leak). That gives the ordering and once-only
+ * delivery we need without a replication slot or WAL retained while the stack is down. A row too
+ * large for a notification comes as its id and is read back (one query per burst), and delivery
+ * keeps notification order. Notifications of part 4's older trigger (comma-separated ids) are
+ * still understood. Like Supabase's replication connection, messages committed while the
  * listener is disconnected are not replayed; the listener reconnects with backoff.
  */
 import pg from 'pg';
@@ -28,8 +30,18 @@ interface MessageRow {
 	id: string;
 	topic: string;
 	event: string | null;
-	payload: string | null;
+	/** The payload as JSON text (read back) or as parsed JSON (carried by the notification). */
+	payload: unknown;
 	private: boolean | null;
+}
+
+/** A notified row: complete, or only its id when it was too large to carry. */
+type Notified = MessageRow | { id: string; topic?: undefined };
+
+/** The rows of one notification: part 10's JSON array, or part 4's comma-separated ids. */
+export function parseNotification(payload: string): Notified[] {
+	if (!payload.startsWith('[')) return payload.split(',').map((id) => ({ id }));
+	return JSON.parse(payload) as Notified[];
 }
 
 export interface DbBroadcaster {
@@ -40,14 +52,22 @@ export interface DbBroadcaster {
 	close(): Promise<void>;
 }
 
-/** Adds the message id to an object payload that has none, as Supabase's `realtime.send` does. */
-function withId(payload: string | null, id: string): string {
-	if (payload === null) return JSON.stringify({ id });
-	const trimmed = payload.trimStart();
-	if (!trimmed.startsWith('{')) return payload;
-	const parsed = JSON.parse(payload) as Record<string, unknown>;
-	if ('id' in parsed) return payload;
-	return JSON.stringify({ ...parsed, id });
+/**
+ * The payload as sent to clients: JSON text, with the message id added to an object payload that
+ * has none, as Supabase's `realtime.send` does.
+ */
+function withId(payload: unknown, id: string): string {
+	if (payload === null || payload === undefined) return JSON.stringify({ id });
+	if (typeof payload === 'string') {
+		// JSON text read back from the table.
+		if (!payload.trimStart().startsWith('{')) return payload;
+		const parsed = JSON.parse(payload) as Record<string, unknown>;
+		return 'id' in parsed ? payload : JSON.stringify({ ...parsed, id });
+	}
+	if (typeof payload === 'object' && !Array.isArray(payload) && !('id' in payload)) {
+		return JSON.stringify({ ...payload, id });
+	}
+	return JSON.stringify(payload);
 }
 
 export function startDbBroadcast(options: DbBroadcastOptions): DbBroadcaster {
@@ -55,7 +75,7 @@ export function startDbBroadcast(options: DbBroadcastOptions): DbBroadcaster {
 	let closed = false;
 	let backoff = options.reconnectMs;
 	let reconnectTimer: NodeJS.Timeout | null = null;
-	let queue: string[] = [];
+	let queue: Notified[] = [];
 	let flushing = false;
 	let resolveReady!: () => void;
 	const ready = new Promise<void>((resolve) => (resolveReady = resolve));
@@ -65,16 +85,21 @@ export function startDbBroadcast(options: DbBroadcastOptions): DbBroadcaster {
 		flushing = true;
 		try {
 			while (queue.length > 0 && client) {
-				const ids = queue;
+				const batch = queue;
 				queue = [];
-				const { rows } = await client.query<MessageRow>(
-					`select id, topic, event, payload::text as payload, private from realtime.messages
-					 where id = any($1::uuid[]) and extension = 'broadcast'`,
-					[ids]
-				);
-				const byId = new Map(rows.map((r) => [r.id, r]));
-				for (const id of ids) {
-					const row = byId.get(id);
+				const missing = batch.filter((n) => n.topic === undefined).map((n) => n.id);
+				const byId = new Map<string, MessageRow>();
+				if (missing.length > 0) {
+					const { rows } = await client.query<MessageRow>(
+						`select id, topic, event, payload::text as payload, private from realtime.messages
+						 where id = any($1::uuid[]) and extension = 'broadcast'`,
+						[missing]
+					);
+					for (const r of rows) byId.set(r.id, r);
+				}
+				for (const notified of batch) {
+					const id = notified.id;
+					const row = notified.topic === undefined ? byId.get(id) : notified;
 					if (!row || !row.event) continue;
 					try {
 						options.hub.broadcast(topicKey(row.topic, row.private === true), {
@@ -125,7 +150,12 @@ export function startDbBroadcast(options: DbBroadcastOptions): DbBroadcaster {
 		c.on('end', () => onDrop());
 		c.on('notification', (msg) => {
 			if (msg.channel !== 'realtime_messages' || !msg.payload) return;
-			for (const id of msg.payload.split(',')) queue.push(id);
+			try {
+				for (const row of parseNotification(msg.payload)) queue.push(row);
+			} catch (error) {
+				options.log(`unreadable database notification: ${(error as Error).message}`);
+				return;
+			}
 			void flush();
 		});
 		try {
