@@ -19,23 +19,36 @@ language plpgsql
 set search_path = ''
 as $$
 declare
+  items text[];
+  total bigint;
   item text;
   batch text := '';
 begin
-  for item in
-    select case
-      when octet_length(e.row_json) <= 7000 then e.row_json
-      else pg_catalog.json_build_object('id', e.id)::text
-    end
+  select pg_catalog.array_agg(e.item order by e.n), pg_catalog.sum(pg_catalog.octet_length(e.item) + 1)
+  into items, total
+  from (
+    select r.n, case
+      when pg_catalog.octet_length(r.row_json) <= 7000 then r.row_json
+      else pg_catalog.json_build_object('id', r.id)::text
+    end as item
     from (
-      select m.id, pg_catalog.json_build_object(
+      select pg_catalog.row_number() over () as n, m.id, pg_catalog.json_build_object(
         'id', m.id, 'topic', m.topic, 'event', m.event, 'private', m.private, 'payload', m.payload
       )::text as row_json
       from inserted m
       where m.extension = 'broadcast'
-    ) e
-  loop
-    if batch <> '' and octet_length(batch) + octet_length(item) + 2 > 7900 then
+    ) r
+  ) e;
+  if items is null then
+    return null;
+  end if;
+  -- Usually everything fits in one notification.
+  if total <= 7900 then
+    perform pg_catalog.pg_notify('realtime_messages', '[' || pg_catalog.array_to_string(items, ',') || ']');
+    return null;
+  end if;
+  foreach item in array items loop
+    if batch <> '' and pg_catalog.octet_length(batch) + pg_catalog.octet_length(item) + 2 > 7900 then
       perform pg_catalog.pg_notify('realtime_messages', '[' || batch || ']');
       batch := '';
     end if;
