@@ -44,7 +44,8 @@ create policy "participants and owners send on their topics"
  * message_created to `conversation:<id>` and `inbox` ({conversation_id, seq, sender_id}) to every
  * other participant's `user:<id>`, for all the messages a statement inserted: one insert into
  * realtime.messages (so one notification to the Realtime server) rather than a realtime.send per
- * event. Ordered by conversation and seq, each message's conversation event before its inboxes.
+ * event. In insertion order, each message's conversation event before its inboxes (no sort: a
+ * send inserts one row, and bulk inserts add rows in seq order).
  * As realtime.send, a failure is a warning and never rolls back the messages.
  */
 create or replace function private.broadcast_messages_created()
@@ -55,21 +56,18 @@ set search_path = ''
 as $$
 begin
   begin
+    -- Row by row of the statement (insertion order), its conversation event, then its inboxes.
     insert into realtime.messages (payload, event, topic, private, extension)
     select e.payload, e.event, e.topic, true, 'broadcast'
-    from (
-      select m.conversation_id, m.seq, 0 as k, to_jsonb(m) as payload, 'message_created' as event,
-        'conversation:' || m.conversation_id as topic
-      from inserted m
+    from inserted m
+    cross join lateral (
+      select to_jsonb(m) as payload, 'message_created' as event, 'conversation:' || m.conversation_id as topic
       union all
-      select m.conversation_id, m.seq, 1,
-        jsonb_build_object('conversation_id', m.conversation_id, 'seq', m.seq, 'sender_id', m.sender_id),
+      select jsonb_build_object('conversation_id', m.conversation_id, 'seq', m.seq, 'sender_id', m.sender_id),
         'inbox', 'user:' || p.user_id
-      from inserted m
-      join public.conversation_participants p
-        on p.conversation_id = m.conversation_id and p.user_id is distinct from m.sender_id
-    ) e
-    order by e.conversation_id, e.seq, e.k, e.topic;
+      from public.conversation_participants p
+      where p.conversation_id = m.conversation_id and p.user_id is distinct from m.sender_id
+    ) e;
   exception when others then
     raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
   end;
