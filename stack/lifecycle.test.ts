@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './testing/free-port.ts';
 
@@ -115,13 +115,17 @@ describe('stack lifecycle', () => {
 		expect(await exited(third.child)).toBe(0);
 	});
 
-	test('db-reset drops and re-creates the database with its migrations', async () => {
+	test('db-reset drops and re-creates the database with its migrations, and forgets stored files', async () => {
+		const stored = join(project, '.stack/data/storage/bucket/object');
+		mkdirSync(dirname(stored), { recursive: true });
+		writeFileSync(stored, 'bytes of an object the reset drops');
 		const reset = spawn(process.execPath, [CLI, 'db-reset'], { cwd: project, env });
 		let output = '';
 		reset.stdout.on('data', (d) => (output += d));
 		reset.stderr.on('data', (d) => (output += d));
 		expect(await exited(reset)).toBe(0);
 		expect(output).toContain('database reset: 1 migrations applied');
+		expect(existsSync(stored)).toBe(false);
 		const started = await startCli();
 		const rows = await withClient((c) => c.query('select count(*)::int as n from public.ledger'));
 		expect(rows.rows[0].n).toBe(0);

@@ -2,12 +2,14 @@
  * The whole embedded stack: PostgreSQL, the Supabase platform layer, the project's migrations
  * and seed, and the API gateway with Auth, REST and Realtime.
  */
+import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { databaseUrl, type StackConfig } from './config.ts';
 import { startPostgres, assertPortFree } from './postgres.ts';
 import { applyPlatform } from './platform.ts';
 import { migrate } from './migrations.ts';
 import { startServices } from './services.ts';
+import { defaultStorageDir } from './storage/index.ts';
 
 export interface RunningStack {
 	apiUrl: string;
@@ -75,6 +77,8 @@ export async function resetDatabase(config: StackConfig, log: (line: string) => 
 		await admin.query(`drop database if exists ${config.dbName} with (force)`);
 		await admin.query(`create database ${config.dbName}`);
 		await admin.end();
+		// The stored files belonged to the dropped database's objects.
+		rmSync(defaultStorageDir(config), { recursive: true, force: true });
 		await applyPlatform(databaseUrl(config));
 		const migrated = await migrate(databaseUrl(config), {
 			migrationsDir: config.migrationsDir,

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayContext, Service } from '../gateway.ts';
 import type { ServiceDeps } from '../services.ts';
+import type { StackConfig } from '../config.ts';
 import { JwtError, verifyJwt } from '../jwt.ts';
 import { bucketHandlers } from './buckets.ts';
 import type { Call, StorageContext } from './context.ts';
@@ -38,10 +39,15 @@ export interface StorageService extends Service {
 	root: string;
 }
 
+/** Where the stack keeps object files unless told otherwise: beside the database, in its folder. */
+export function defaultStorageDir(config: Pick<StackConfig, 'dataDir'>): string {
+	return join(config.dataDir, 'storage');
+}
+
 /** Creates the Storage service. */
 export function createStorageService(deps: ServiceDeps): StorageService {
 	const { config } = deps;
-	const root = deps.storageDir ?? join(config.dataDir, 'storage');
+	const root = deps.storageDir ?? defaultStorageDir(config);
 	const s: StorageContext = {
 		db: new StorageDatabase(deps.dbUrl),
 		files: new FileStore(root),
