@@ -294,6 +294,22 @@ $$;
 revoke all on function public.get_conversation(uuid) from public, anon;
 grant execute on function public.get_conversation(uuid) to authenticated, service_role;
 
+/** Raises PT400 `invalid_role` unless `role` is admin, moderator or member. */
+create or replace function private.check_role(role text)
+returns void
+language plpgsql
+immutable
+security invoker
+set search_path = ''
+as $$
+begin
+  if role is null or role not in ('admin', 'moderator', 'member') then
+    raise exception using errcode = 'PT400', message = 'Role must be admin, moderator or member.', detail = 'invalid_role';
+  end if;
+end;
+$$;
+revoke all on function private.check_role(text) from public;
+
 /** Adds `user_id` to a group as `role` (admins only). key_epoch stays: a member who holds the current key wraps it for the newcomer (publish_conversation_keys). Security definer: writes another user's participant row. */
 create or replace function public.add_participant(conversation_id uuid, user_id uuid, role text default 'member')
 returns public.conversation_participants
@@ -313,9 +329,7 @@ begin
   if (locked.me).role <> 'admin' then
     raise exception using errcode = 'PT403', message = 'Only admins can add members.', detail = 'not_admin';
   end if;
-  if add_participant.role is null or add_participant.role not in ('admin', 'moderator', 'member') then
-    raise exception using errcode = 'PT400', message = 'Role must be admin, moderator or member.', detail = 'invalid_role';
-  end if;
+  perform private.check_role(add_participant.role);
   if user_id is null or not exists (select 1 from public.profiles p where p.id = add_participant.user_id) then
     raise exception using errcode = 'PT404', message = 'No such user.', detail = 'user_not_found';
   end if;
@@ -397,9 +411,7 @@ begin
   if (locked.me).role <> 'admin' then
     raise exception using errcode = 'PT403', message = 'Only admins can change roles.', detail = 'not_admin';
   end if;
-  if set_participant_role.role is null or set_participant_role.role not in ('admin', 'moderator', 'member') then
-    raise exception using errcode = 'PT400', message = 'Role must be admin, moderator or member.', detail = 'invalid_role';
-  end if;
+  perform private.check_role(set_participant_role.role);
   select p.* into target from public.conversation_participants p
   where p.conversation_id = set_participant_role.conversation_id and p.user_id = set_participant_role.user_id;
   if not found then
