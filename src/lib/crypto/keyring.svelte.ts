@@ -344,11 +344,10 @@ export class Keyring {
 		// Old epochs are never re-keyed: their messages were sealed under keys that already exist.
 		if (current !== epoch || !members.some((m) => m.user_id === userId)) return null;
 		const key = newConversationKey();
-		const keys = members.map((m) => ({ user_id: m.user_id, ...wrapKey(key, m.public_key, secret) }));
 		const published = await supabase.rpc('publish_conversation_keys', {
 			conversation_id: conversationId,
 			epoch,
-			keys
+			keys: this.#wrapFor(key, members, secret)
 		});
 		// Two members may race to key the same epoch; whichever row the database kept for me wins.
 		const stored = await this.#readKey(conversationId, epoch);
@@ -357,10 +356,11 @@ export class Keyring {
 		return key;
 	}
 
-	/**
-	 * Wraps an existing epoch key for members who lack it (e.g. just added) and publishes those rows.
-	 * Does nothing when I do not have the key myself.
-	 */
+	/** `key` wrapped for each member (nacl.box from me to them), as publish_conversation_keys takes it. */
+	#wrapFor(key: Uint8Array, members: { user_id: string; public_key: string }[], secret: Uint8Array) {
+		return members.map((m) => ({ user_id: m.user_id, ...wrapKey(key, m.public_key, secret) }));
+	}
+
 	/**
 	 * Gives the current epoch's key to the members who lack it (they had no public key when it was
 	 * made, or joined since), if I hold it. Resolves with how many members received it.
@@ -374,20 +374,26 @@ export class Keyring {
 		const epoch = missing[0].epoch;
 		const key = await this.conversationKey(conversationId, epoch, { create: false });
 		if (!key) return 0;
-		const keys = missing.map((m) => ({ user_id: m.user_id, ...wrapKey(key, m.public_key, secret) }));
+		const keys = this.#wrapFor(key, missing, secret);
 		unwrap(await supabase.rpc('publish_conversation_keys', { conversation_id: conversationId, epoch, keys }));
 		return keys.length;
 	}
 
+	/**
+	 * Wraps an existing epoch key for members who lack it (e.g. just added) and publishes those rows.
+	 * Does nothing when I do not have the key myself.
+	 */
 	async shareConversationKey(conversationId: string, epoch: number, userIds: string[]): Promise<void> {
 		const { supabase } = this.#client();
 		const secret = this.#requireSecret();
 		const key = await this.conversationKey(conversationId, epoch, { create: false });
 		if (!key || userIds.length === 0) return;
 		const { members } = await this.#members(conversationId);
-		const keys = members
-			.filter((m) => userIds.includes(m.user_id))
-			.map((m) => ({ user_id: m.user_id, ...wrapKey(key, m.public_key, secret) }));
+		const keys = this.#wrapFor(
+			key,
+			members.filter((m) => userIds.includes(m.user_id)),
+			secret
+		);
 		if (keys.length === 0) return;
 		unwrap(await supabase.rpc('publish_conversation_keys', { conversation_id: conversationId, epoch, keys }));
 	}
