@@ -479,12 +479,20 @@ export class ChatStore {
 		// and if the page showed rows of the current epoch I cannot open, I ask for mine (the
 		// channel is joined now, which it may not have been when the page came in).
 		void this.keyring.shareMissingKeys(conversationId).catch(() => undefined);
-		const epoch = this.#conversation(conversationId)?.key_epoch;
-		if (this.messagesOf(conversationId).some((m) => m.undecryptable && m.encryption?.epoch === epoch))
-			this.#requestKey(conversationId, epoch!);
+		this.#requestKeysFor(this.messagesOf(conversationId));
 	}
 
 	// ---------------------------------------------------------------- key sharing
+
+	/** Asks for the current key of each conversation where one of `messages` is of its epoch and does not open. */
+	#requestKeysFor(messages: readonly (MessageView | undefined)[]): void {
+		if (!this.keyring.ready) return;
+		for (const m of messages) {
+			if (!m?.undecryptable || !m.encryption) continue;
+			if (m.encryption.epoch === this.#conversation(m.conversation_id)?.key_epoch)
+				this.#requestKey(m.conversation_id, m.encryption.epoch);
+		}
+	}
 
 	/**
 	 * Asks the conversation's members for the key of `epoch` (at most every few seconds): whoever
@@ -724,11 +732,7 @@ export class ChatStore {
 		}
 		for (const [id, seq] of delivered) this.#queueReceipt(id, 'delivered', seq);
 		// A row of the current epoch that does not open means my key for it is missing: ask for it.
-		rows.forEach((row, i) => {
-			if (!decrypted[i].undecryptable || !row.encryption || !this.keyring.ready) return;
-			if (row.encryption.epoch === this.#conversation(row.conversation_id)?.key_epoch)
-				this.#requestKey(row.conversation_id, row.encryption.epoch);
-		});
+		this.#requestKeysFor(rows.map((row) => this.messagesById[row.id]));
 		// A key that opens these rows may also open earlier ones that arrived before it was published.
 		const opened = new Set<string>();
 		rows.forEach((row, i) => {
@@ -970,15 +974,9 @@ export class ChatStore {
 			throw new ChatError(`The upload failed: ${upload.error.message}`, status, 'upload_failed');
 		}
 		const ref: AttachmentRef = { path, nonce: sealed.nonce, epoch, size: sealed.ciphertext.length };
-		const clientId = await this.#compose(
-			conversationId,
-			JSON.stringify(content),
-			kind,
-			ref,
-			options.replyTo ?? null,
-			(id) => this.#attachmentUrls.set(id, URL.createObjectURL(file))
+		return this.#compose(conversationId, JSON.stringify(content), kind, ref, options.replyTo ?? null, (id) =>
+			this.#attachmentUrls.set(id, URL.createObjectURL(file))
 		);
-		return clientId;
 	}
 
 	/**
