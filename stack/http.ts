@@ -42,3 +42,11 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 	const match = /^Bearer\s+(.+)$/i.exec(header.trim());
 	return match?.[1].trim();
 }
+
+/** Request headers as the JSON text PostgREST and Storage put in `request.headers` for policies. */
+export function requestHeadersJson(req: IncomingMessage): string {
+	const out: Record<string, string> = {};
+	for (const [k, v] of Object.entries(req.headers))
+		if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+	return JSON.stringify(out);
+}

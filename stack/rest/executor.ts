@@ -12,9 +12,13 @@ import type { Statement } from './sql.ts';
 
 const BEGIN_READ_ONLY = 'begin isolation level read committed read only';
 
-/** The settings statement's text depends only on how many settings it sets. */
+/**
+ * `select pg_catalog.set_config($1, $2, true), ...` for `count` settings (name, value pairs): the
+ * statement a request runs first to set its role, claims and request details. Its text depends
+ * only on the count, so it is prepared once per connection.
+ */
 const settingsTexts: string[] = [];
-function settingsText(count: number): string {
+export function settingsText(count: number): string {
 	let text = settingsTexts[count];
 	if (!text) {
 		const calls = Array.from(

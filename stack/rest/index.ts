@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import pgModule from 'pg';
 import type { GatewayContext, Service } from '../gateway.ts';
 import type { ServiceDeps } from '../services.ts';
-import { PayloadTooLargeError, readBody } from '../http.ts';
+import { PayloadTooLargeError, readBody, requestHeadersJson } from '../http.ts';
 import { JwtError, verifyJwt, type Claims } from '../jwt.ts';
 import { ApiError, fromPgError, isPgError, unsupported, type ErrorBody } from './errors.ts';
 import { parsePrefer, parseQuery, type ParsedQuery, type Preferences } from './parser.ts';
@@ -267,7 +267,7 @@ export function createRestService(deps: ServiceDeps): Service {
 			claims: claimsJson,
 			method,
 			path,
-			headers: JSON.stringify(headersJson(req)),
+			headers: requestHeadersJson(req),
 			extra: [] as [string, string][]
 		};
 		const range = isRead ? parseRange(req) : undefined;
@@ -693,12 +693,4 @@ function updatePayload(body: unknown, columns: string[] | undefined): WritePaylo
 		throw new ApiError(400, 'PGRST102', 'Empty or invalid json', 'A PATCH body must be a JSON object');
 	const row = body as Record<string, unknown>;
 	return { rows: [row], columns: columns ?? Object.keys(row), json: JSON.stringify([row]) };
-}
-
-/** Request headers as the JSON object PostgREST puts in `request.headers`. */
-function headersJson(req: IncomingMessage): Record<string, string> {
-	const out: Record<string, string> = {};
-	for (const [k, v] of Object.entries(req.headers))
-		if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-	return out;
 }

@@ -6,7 +6,7 @@
  * pool serves what Supabase Storage does "as super user": bucket limits and public objects.
  */
 import pg from 'pg';
-import type { IncomingMessage } from 'node:http';
+import { settingsText } from '../rest/executor.ts';
 import type { Claims } from '../jwt.ts';
 
 /** A verified caller. */
@@ -39,15 +39,7 @@ const SETTINGS = [
 	'storage.operation',
 	'storage.can_delete'
 ];
-const SETTINGS_SQL = `select ${SETTINGS.map((_, i) => `pg_catalog.set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ')}`;
-
-/** Request headers as the JSON object `request.headers` holds. */
-export function headersJson(req: IncomingMessage): string {
-	const out: Record<string, string> = {};
-	for (const [k, v] of Object.entries(req.headers))
-		if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-	return JSON.stringify(out);
-}
+const SETTINGS_SQL = settingsText(SETTINGS.length);
 
 export class StorageDatabase {
 	readonly #callers: pg.Pool;

@@ -18,7 +18,8 @@ import type { StackConfig } from '../config.ts';
 import { JwtError, verifyJwt } from '../jwt.ts';
 import { bucketHandlers } from './buckets.ts';
 import type { Call, StorageContext } from './context.ts';
-import { headersJson, StorageDatabase, type Identity } from './db.ts';
+import { StorageDatabase, type Identity } from './db.ts';
+import { requestHeadersJson } from '../http.ts';
 import { ERRORS, fromPgError, isPgError, StorageError } from './errors.ts';
 import { FileStore } from './files.ts';
 import { globalMaxBytes } from './limits.ts';
@@ -138,7 +139,7 @@ export function createStorageService(deps: ServiceDeps): StorageService {
 			info: (operation, canDelete) => ({
 				method: req.method ?? 'GET',
 				path: ctx.url.pathname,
-				headers: headersJson(req),
+				headers: requestHeadersJson(req),
 				operation,
 				canDelete
 			})
