@@ -80,12 +80,11 @@ test('pictures, files and voice messages are sent end-to-end encrypted: the othe
 	expect(readFileSync(await download.path()).toString('utf8')).toBe(document);
 
 	// The list previews them by name, decrypted on the device.
-	await expect(
-		bob.page
-			.getByRole('navigation', { name: 'Conversation list' })
-			.getByTestId('conversation-preview')
-			.first()
-	).toHaveText('📎 plan.txt');
+	const bobsPreview = bob.page
+		.getByRole('navigation', { name: 'Conversation list' })
+		.getByTestId('conversation-preview')
+		.first();
+	await expect(bobsPreview).toHaveText('📎 plan.txt');
 
 	// A voice message, recorded from the (synthetic) microphone, plays on the other side.
 	await alice.page.getByRole('button', { name: 'Record a voice message' }).click();
@@ -97,12 +96,7 @@ test('pictures, files and voice messages are sent end-to-end encrypted: the othe
 	await expect
 		.poll(() => voice.evaluate((audio: HTMLAudioElement) => audio.readyState), { timeout: 10_000 })
 		.toBeGreaterThan(0);
-	await expect(
-		bob.page
-			.getByRole('navigation', { name: 'Conversation list' })
-			.getByTestId('conversation-preview')
-			.first()
-	).toHaveText('🎤 Voice message');
+	await expect(bobsPreview).toHaveText('🎤 Voice message');
 
 	await screenshot(bob.page, 'chat-attachments');
 
