@@ -6,6 +6,10 @@
  *   over direct pg with the same claims when the REST service does not answer, and says so.
  * Reads run as an authenticated user in a transaction with claims set, exactly as the REST API does.
  *
+ * While senders run, a Realtime client (service role) is joined to every conversation they write
+ * to, so the Realtime server's replication stream decodes every commit, as it does in use; the
+ * report counts the message_created broadcasts it received.
+ *
  * As in bench/rest.bench.ts, this process owns PostgreSQL, the gateway runs in a child process and
  * the REST senders (16 keep-alive HTTP connections) in another (`--load`), so the server, the load
  * generator and the direct-pg measurements share no event loop.
@@ -14,8 +18,18 @@ import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { startBenchStack } from './cluster.ts';
-import { inChildProcess, keepAliveClient, load, percentile, report, serveChild } from './support.ts';
+import {
+	cpuByRole,
+	cpuSpent,
+	inChildProcess,
+	keepAliveClient,
+	load,
+	percentile,
+	report,
+	serveChild
+} from './support.ts';
 import { signJwt } from '../stack/jwt.ts';
+import { createClient } from '@supabase/supabase-js';
 
 /** A REST send_message measurement, run in the load process. */
 interface SendJob {
@@ -28,7 +42,9 @@ interface SendJob {
 }
 
 /** 16 senders, each with its own keep-alive connection, POST /rest/v1/rpc/send_message in a loop. */
-async function restSendLoad(job: SendJob): Promise<{ perSecond: number; latencies: number[] }> {
+async function restSendLoad(
+	job: SendJob
+): Promise<{ perSecond: number; latencies: number[]; cpuMs: number }> {
 	const http = keepAliveClient(job.apiUrl, job.senders.length);
 	let next = 0;
 	const task = async () => {
@@ -48,10 +64,22 @@ async function restSendLoad(job: SendJob): Promise<{ perSecond: number; latencie
 	};
 	try {
 		if (job.warmupMs > 0) await load(task, { concurrency: job.senders.length, durationMs: job.warmupMs });
-		return await load(task, { concurrency: job.senders.length, durationMs: job.durationMs });
+		const cpu = process.cpuUsage();
+		const result = await load(task, { concurrency: job.senders.length, durationMs: job.durationMs });
+		const used = process.cpuUsage(cpu);
+		return { ...result, cpuMs: (used.user + used.system) / 1000 };
 	} finally {
 		http.close();
 	}
+}
+
+/** Where a process's CPU goes in the send runs: the database, the gateway, the load generator, this process. */
+function roleOf(comm: string, cmdline: string): string | null {
+	if (comm === 'postgres') return 'pg';
+	if (cmdline.includes('cluster.ts --server')) return 'gateway';
+	if (cmdline.includes('chat.bench.ts --load')) return 'load';
+	if (cmdline.includes('chat.bench.ts')) return 'bench';
+	return null;
 }
 
 const USERS = 1000;
@@ -223,15 +251,40 @@ async function main(): Promise<void> {
 		} finally {
 			probe.close();
 		}
+		// A live subscriber to every conversation written to: Realtime's replication runs as in use.
+		const watcher = createClient(stack.apiUrl, stack.config.serviceRoleKey, {
+			auth: { persistSession: false, autoRefreshToken: false }
+		});
+		await watcher.realtime.setAuth(stack.config.serviceRoleKey);
+		let broadcasts = 0;
+		await Promise.all(
+			[...senders.map((s) => s.conv), shared].map(
+				(conv) =>
+					new Promise<void>((resolve, reject) => {
+						watcher
+							.channel(`conversation:${conv}`, { config: { private: true } })
+							.on('broadcast', { event: 'message_created' }, () => broadcasts++)
+							.subscribe((status, error) => {
+								if (status === 'SUBSCRIBED') resolve();
+								else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT')
+									reject(new Error(`realtime ${status}: ${error?.message ?? ''}`));
+							});
+					})
+			)
+		);
 		/** Through REST: 16 senders with keep-alive connections, in a separate load process. */
 		const restMeasure = (conversationOf: (i: number) => string) =>
-			inChildProcess<{ perSecond: number; latencies: number[] }>(import.meta.filename, '--load', {
-				apiUrl: stack.apiUrl,
-				anonKey: stack.config.anonKey,
-				senders: senders.map((_, i) => ({ token: tokens[i], conversation: conversationOf(i) })),
-				durationMs: 5000,
-				warmupMs: 500
-			} satisfies SendJob);
+			inChildProcess<{ perSecond: number; latencies: number[]; cpuMs: number }>(
+				import.meta.filename,
+				'--load',
+				{
+					apiUrl: stack.apiUrl,
+					anonKey: stack.config.anonKey,
+					senders: senders.map((_, i) => ({ token: tokens[i], conversation: conversationOf(i) })),
+					durationMs: 5000,
+					warmupMs: 500
+				} satisfies SendJob
+			);
 		const sendPool = new pg.Pool({ connectionString: stack.dbUrl, max: 16 });
 		const pgSend = async (i: number, conversation: string) => {
 			const client = await sendPool.connect();
@@ -274,20 +327,37 @@ async function main(): Promise<void> {
 				['16 senders, 1 conversation', () => shared]
 			] as const) {
 				const before = await pool.query('select count(*)::int as n from public.messages');
+				const broadcastsBefore = broadcasts;
+				const cpuBefore = cpuByRole(roleOf);
 				const result = await measure(conversationOf);
+				const cpu = cpuSpent(cpuBefore, cpuByRole(roleOf));
+				// The load process has exited by now: it reports its own CPU.
+				if ('cpuMs' in result) cpu.load = result.cpuMs;
 				const after = await pool.query('select count(*)::int as n from public.messages');
+				const stored = after.rows[0].n - before.rows[0].n;
+				// Broadcasts trail their commits by a few milliseconds.
+				const settle = Date.now() + 2000;
+				while (broadcasts - broadcastsBefore < stored && Date.now() < settle) {
+					await new Promise((r) => setTimeout(r, 20));
+				}
 				report(`send_message ${label}`, {
 					via,
 					per_s: result.perSecond,
 					p50_ms: percentile(result.latencies, 50),
 					p95_ms: percentile(result.latencies, 95),
-					stored: after.rows[0].n - before.rows[0].n,
+					stored,
+					broadcast: broadcasts - broadcastsBefore,
+					// CPU per stored message, in microseconds, by process.
+					...Object.fromEntries(
+						Object.entries(cpu).map(([role, ms]) => [`${role}_cpu_us`, (ms * 1000) / stored])
+					),
 					load_1m: loadavg()[0],
 					target_per_s: '>= 1000'
 				});
 			}
 		}
 		await sendPool.end();
+		await watcher.removeAllChannels();
 		const gaps = await pool.query(
 			`select count(*)::int as n from (select seq - lag(seq) over (order by seq) as d from public.messages where conversation_id = $1) x where d <> 1`,
 			[shared]

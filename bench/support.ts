@@ -1,6 +1,7 @@
 /** Shared measuring helpers for the benchmarks. */
 import { fork, type Serializable } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** p-th percentile (0..100) of `samples` (milliseconds). */
 export function percentile(samples: number[], p: number): number {
@@ -187,4 +188,45 @@ export async function serveChild<T>(handle: (message: T) => Promise<unknown>): P
 	const message = await new Promise<T>((resolve) => process.once('message', (m) => resolve(m as T)));
 	const reply = await handle(message);
 	process.send!(reply as Serializable, () => process.exit(0));
+}
+
+/**
+ * CPU time (ms, user + system, all threads) used so far by the processes on this machine, summed
+ * per role: `roleOf` names a process's role from its command (`comm`) and command line, or returns
+ * null to leave it out. Linux only (reads /proc); elsewhere returns {}. Benchmarks diff two
+ * readings to say where the CPU of a run went.
+ */
+export function cpuByRole(roleOf: (comm: string, cmdline: string) => string | null): Record<string, number> {
+	const totals: Record<string, number> = {};
+	let pids: string[];
+	try {
+		pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+	} catch {
+		return totals;
+	}
+	for (const pid of pids) {
+		try {
+			const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+			const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+			const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+			const role = roleOf(comm, cmdline);
+			if (!role) continue;
+			const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+			// utime and stime, in clock ticks (100 per second on Linux).
+			totals[role] = (totals[role] ?? 0) + ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+		} catch {
+			// The process ended between listing and reading.
+		}
+	}
+	return totals;
+}
+
+/** The difference of two cpuByRole readings, per role. */
+export function cpuSpent(
+	before: Record<string, number>,
+	after: Record<string, number>
+): Record<string, number> {
+	const spent: Record<string, number> = {};
+	for (const role of Object.keys(after)) spent[role] = after[role] - (before[role] ?? 0);
+	return spent;
 }

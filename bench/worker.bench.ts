@@ -6,9 +6,9 @@
  * 1. Throughput: N messages to N offline recipients are committed while the worker is down; the
  *    worker is started and the figure is notifications received per second from the first to the
  *    last push (the backlog drain, worker start-up excluded).
- * 2. Latency: with the grace period set to 0, messages are sent one at a time at a steady rate;
- *    the figure is the time from `send_message` committing to the push request arriving at the
- *    endpoint. With the default grace (3 s) add the grace to these figures.
+ * 2. Latency: a worker with a 500 ms grace period and its default outbox poll; messages are sent
+ *    one at a time at a steady rate; the figure is the time from `send_message` committing plus
+ *    the grace period to the push request arriving at the endpoint (what the target measures).
  *
  * Targets (issue 8): >= 500 notifications/s; p50 < 100 ms after the grace period.
  */
@@ -22,6 +22,7 @@ import { PushService, type BrowserSubscription } from '../worker/testing/push-se
 
 const N = Number(process.env.BENCH_WORKER_N ?? 3000);
 const LATENCY_SAMPLES = Number(process.env.BENCH_WORKER_LATENCY_SAMPLES ?? 200);
+const LATENCY_GRACE_MS = 500;
 const root = join(import.meta.dirname, '..');
 
 const stack = await startBenchStack({ migrations: true });
@@ -163,7 +164,11 @@ try {
 		verdict: perSecond >= 500 ? 'met' : 'MISSED'
 	});
 
-	// 2. Latency: commit -> push arrives at the endpoint, one message at a time, grace 0.
+	await stopWorker(worker.child);
+
+	// 2. Latency: commit + grace -> push arrives at the endpoint, one message at a time.
+	const latencyWorker = startWorker({ PARLEY_PUSH_GRACE_MS: String(LATENCY_GRACE_MS) });
+	await latencyWorker.started;
 	const bySubscription = new Map(live.map((p) => [p.browser.id, p]));
 	const committedAt = new Map<string, number>();
 	const latencies: number[] = [];
@@ -171,7 +176,7 @@ try {
 	service.on('request', ({ subscriptionId }: { subscriptionId: string }) => {
 		const pair = bySubscription.get(subscriptionId);
 		const at = pair && committedAt.get(pair.conversation);
-		if (at !== undefined) latencies.push(performance.now() - at);
+		if (at !== undefined) latencies.push(performance.now() - at - LATENCY_GRACE_MS);
 	});
 	for (const pair of live) {
 		await send(pair);
@@ -179,7 +184,7 @@ try {
 		await new Promise((r) => setTimeout(r, 20)); // ~50 messages/s, steady
 	}
 	await service.waitFor(() => service.deliveries.length >= before + live.length, 60_000, 'latency pushes');
-	report('worker: commit -> push received (grace 0)', {
+	report(`worker: commit + grace (${LATENCY_GRACE_MS} ms) -> push received`, {
 		samples: latencies.length,
 		p50_ms: percentile(latencies, 50),
 		p95_ms: percentile(latencies, 95),
@@ -187,7 +192,7 @@ try {
 		target: 'p50 < 100 ms after grace',
 		verdict: percentile(latencies, 50) < 100 ? 'met' : 'MISSED'
 	});
-	await stopWorker(worker.child);
+	await stopWorker(latencyWorker.child);
 } finally {
 	await service.stop();
 	await pool.end();

@@ -10,7 +10,12 @@ export interface WorkerConfig {
 	settings: DeliverySettings;
 	/** Batches processed at once (each a fetch of up to `settings.batchSize` jobs). */
 	concurrency: number;
-	/** Fallback poll of the outbox and the queue when no NOTIFY or timer wakes the worker. */
+	/**
+	 * How often the outbox is moved into jobs. A job starts a grace period after its message, not
+	 * after the pump, so an interval well below the grace period delays no push.
+	 */
+	pumpMs: number;
+	/** Poll of the job queue when no timer (a job coming due) wakes a loop earlier. */
 	pollMs: number;
 	/** How often pg-boss checks for expired jobs (those of a crashed worker) and refreshes queue stats. */
 	superviseSeconds: number;
@@ -46,6 +51,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
 			ttlSeconds: num(env, 'PARLEY_PUSH_TTL_SECONDS', d.ttlSeconds)
 		},
 		concurrency: num(env, 'PARLEY_WORKER_CONCURRENCY', 4, 1),
+		pumpMs: num(env, 'PARLEY_WORKER_PUMP_MS', 200, 10),
 		pollMs: num(env, 'PARLEY_WORKER_POLL_MS', 1000, 10),
 		superviseSeconds: num(env, 'PARLEY_WORKER_SUPERVISE_SECONDS', 10, 1),
 		healthPort:

@@ -1,7 +1,7 @@
 /**
  * The delivery worker as a long-running Node process: pg-boss on the app database, a pump that
- * moves the transactional outbox into jobs (woken by NOTIFY from the messages trigger, with a poll
- * as a fallback), `concurrency` loops that fetch and handle job batches with the shared module,
+ * moves the transactional outbox into jobs (polled every `pumpMs`: a job waits out the grace period
+ * from its message's time, so a poll well inside the grace period delays no push), `concurrency` loops that fetch and handle job batches with the shared module,
  * timers that wake the loops when deferred or retried jobs come due, an optional HTTP health
  * check, and a graceful stop that finishes the batches in hand.
  */
@@ -25,8 +25,6 @@ import {
 } from '../supabase/functions/_shared/delivery.ts';
 import type { WorkerConfig } from './config.ts';
 import { ensureVapidKeys } from './vapid.ts';
-
-export const NOTIFY_CHANNEL = 'parley_delivery';
 
 export interface WorkerStats {
 	startedAt: number;
@@ -178,28 +176,6 @@ export async function startWorker(
 	const alarm = new Alarm();
 	const pumpAlarm = new Alarm();
 
-	// LISTEN for the messages trigger, so new work is pumped at once instead of at the next poll.
-	let listener: pg.Client | undefined;
-	const listen = async () => {
-		if (stopping) return;
-		const client = new pg.Client({
-			connectionString: config.databaseUrl,
-			application_name: 'parley-worker-listen'
-		});
-		client.on('notification', () => pumpAlarm.ring());
-		client.on('error', (error) => {
-			log('listen.error', { error: error.message }, 'warn');
-			listener = undefined;
-			client.end().catch(() => undefined);
-			// Polling covers the gap; reconnect after one poll interval.
-			if (!stopping) setTimeout(() => void listen().catch(() => undefined), config.pollMs);
-		});
-		await client.connect();
-		await client.query(`listen ${NOTIFY_CHANNEL}`);
-		listener = client;
-	};
-	await listen();
-
 	const pumpLoop = async () => {
 		while (!stopping) {
 			stats.lastLoopAt = Date.now();
@@ -214,7 +190,7 @@ export async function startWorker(
 				stats.errors++;
 				log('pump.error', { error: (error as Error).message }, 'error');
 			}
-			if (!stopping) await pumpAlarm.sleep(config.pollMs);
+			if (!stopping) await pumpAlarm.sleep(config.pumpMs);
 		}
 	};
 
@@ -266,7 +242,6 @@ export async function startWorker(
 			status: stopping ? 'stopping' : ok ? 'ok' : 'stalled',
 			uptime_s: Math.round((Date.now() - stats.startedAt) / 1000),
 			last_loop_ms_ago: idleMs,
-			listening: listener !== undefined,
 			jobs: stats.jobs,
 			pushes_sent: stats.pushesSent,
 			errors: stats.errors
@@ -289,6 +264,7 @@ export async function startWorker(
 		queue: QUEUE,
 		concurrency: config.concurrency,
 		grace_ms: settings.graceMs,
+		pump_ms: config.pumpMs,
 		attempts: settings.attempts,
 		backoff_ms: settings.backoffMs,
 		health_port: healthPort
@@ -308,7 +284,6 @@ export async function startWorker(
 				pumpAlarm.close();
 				await Promise.allSettled(loops);
 				await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-				await listener?.end().catch(() => undefined);
 				await boss.stop({ graceful: true, close: true, timeout: 10_000 });
 				await pool.end();
 				log('worker.stopped', { jobs: stats.jobs, pushes_sent: stats.pushesSent });

@@ -8,7 +8,7 @@ import {
 	userToken,
 	type RealtimeTestStack
 } from './test-support.ts';
-import { parseNotification } from './db-broadcast.ts';
+import { REPLICATION_APPLICATION_NAME, withId } from './db-broadcast.ts';
 
 let stack: RealtimeTestStack;
 const clients: SupabaseClient[] = [];
@@ -51,12 +51,12 @@ async function listen(topic: string, isPrivate: boolean, token?: string): Promis
 	return got;
 }
 
-describe('parseNotification', () => {
-	test('reads carried rows, id-only rows, and the older comma-separated ids', () => {
-		const row = { id: 'a', topic: 't', event: 'e', private: true, payload: { n: 1 } };
-		expect(parseNotification(JSON.stringify([row, { id: 'b' }]))).toEqual([row, { id: 'b' }]);
-		expect(parseNotification('a,b')).toEqual([{ id: 'a' }, { id: 'b' }]);
-		expect(() => parseNotification('[{')).toThrow();
+describe('withId', () => {
+	test('adds the message id to an object payload without one, and leaves everything else as sent', () => {
+		expect(JSON.parse(withId('{"n": 1}', 'a'))).toEqual({ n: 1, id: 'a' });
+		expect(withId('{"id": "mine", "n": 1}', 'a')).toBe('{"id": "mine", "n": 1}');
+		expect(withId('[1, 2]', 'a')).toBe('[1, 2]');
+		expect(withId(null, 'a')).toBe('{"id":"a"}');
 	});
 });
 
@@ -129,9 +129,8 @@ describe('broadcast from the database', () => {
 		expect(new Set(got.map((m) => m.meta?.id)).size).toBe(expected.length);
 	});
 
-	test('rows one statement inserts arrive once each, in insertion order, across several notifications', async () => {
+	test('rows one statement inserts arrive once each, in insertion order', async () => {
 		const got = await listen('bulk', false);
-		// 450 rows: one statement, so one trigger call, whose rows span several notifications.
 		await stack.db.query(`
 			insert into realtime.messages (topic, extension, event, payload, private)
 			select 'bulk', 'broadcast', 'n', jsonb_build_object('n', n), false
@@ -141,7 +140,7 @@ describe('broadcast from the database', () => {
 		expect(new Set(got.map((m) => m.meta?.id)).size).toBe(450);
 	});
 
-	test('rows too large for a notification are read back, and keep their place among the others', async () => {
+	test('large (TOASTed) payloads arrive whole and keep their place among the others', async () => {
 		const got = await listen('mixed', false);
 		const big = 'x'.repeat(20_000);
 		await stack.db.query(`
@@ -151,29 +150,30 @@ describe('broadcast from the database', () => {
 		await until(() => got.length === 9, 'nine messages');
 		expect(got.map((m) => m.payload.n)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
 		expect(got.filter((m) => m.payload.fill === big).map((m) => m.payload.n)).toEqual([3, 6, 9]);
-		// Carried or read back, the payload gets its id the same way.
 		for (const m of got) expect(m.payload.id).toBe(m.meta?.id);
 	});
 
-	test('the listener reconnects after its connection is killed', async () => {
+	test('the replication connection reconnects after it is killed, with a new temporary slot', async () => {
 		const got = await listen('after-kill', false);
-		const before = await stack.db.query(
-			`select pid from pg_stat_activity where application_name = 'parley_realtime_listener'`
-		);
+		const streaming = `select r.pid, s.slot_name, s.temporary from pg_stat_replication r
+			join pg_replication_slots s on s.active_pid = r.pid
+			where r.application_name = $1 and r.state = 'streaming'`;
+		const before = await stack.db.query(streaming, [REPLICATION_APPLICATION_NAME]);
 		expect(before.rows).toHaveLength(1);
+		expect(before.rows[0].temporary).toBe(true);
 		await stack.db.query('select pg_terminate_backend($1)', [before.rows[0].pid]);
-		let listening = false;
+		let after: { pid: number; slot_name: string }[] = [];
 		const deadline = Date.now() + 15_000;
-		while (!listening && Date.now() < deadline) {
-			const { rows } = await stack.db.query(
-				`select pid from pg_stat_activity where application_name = 'parley_realtime_listener' and pid <> $1
-				 and query ilike 'listen%'`,
-				[before.rows[0].pid]
-			);
-			listening = rows.length === 1;
-			if (!listening) await new Promise((r) => setTimeout(r, 20));
+		while (Date.now() < deadline) {
+			after = (await stack.db.query(streaming, [REPLICATION_APPLICATION_NAME])).rows;
+			if (after.length === 1 && after[0].pid !== before.rows[0].pid) break;
+			await new Promise((r) => setTimeout(r, 20));
 		}
-		expect(listening).toBe(true);
+		expect(after).toHaveLength(1);
+		expect(after[0].pid).not.toBe(before.rows[0].pid);
+		// The old session's temporary slot went with it.
+		const slots = await stack.db.query(`select slot_name from pg_replication_slots`);
+		expect(slots.rows.map((r) => r.slot_name)).toEqual([after[0].slot_name]);
 		await stack.db.query(`select realtime.send('{"back": true}'::jsonb, 'e', 'after-kill', false)`);
 		await until(() => got.length === 1, 'a message after reconnecting');
 		expect(got[0].payload).toMatchObject({ back: true });

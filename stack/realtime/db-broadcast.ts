@@ -2,20 +2,37 @@
  * Broadcast from the database: rows committed into `realtime.messages` (by `realtime.send()` or
  * `realtime.broadcast_changes()`) go to the sockets joined to their topic.
  *
- * Why LISTEN/NOTIFY and not logical replication (which Supabase uses): the platform layer's
- * AFTER INSERT statement trigger notifies `realtime_messages` with the new rows themselves, as
- * JSON arrays in insertion order (platform part 10); PostgreSQL delivers notifications only at
- * commit, in commit order, once per listening session, and drops those of rolled-back
- * transactions (so authorization probes never leak). That gives the ordering and once-only
- * delivery we need without a replication slot or WAL retained while the stack is down. A row too
- * large for a notification comes as its id and is read back (one query per burst), and delivery
- * keeps notification order. Notifications of part 4's older trigger (comma-separated ids) are
- * still understood. Like Supabase's replication connection, messages committed while the
- * listener is disconnected are not replayed; the listener reconnects with backoff.
+ * As Supabase's Realtime does, the rows are read from logical replication: a temporary slot with
+ * the built-in `pgoutput` plugin on the publication `supabase_realtime_messages_publication`
+ * (platform part 11). The walsender sends each transaction whole, after it commits, in commit
+ * order, and never a rolled-back one (so authorization probes never leak). Nothing runs inside
+ * the writing transaction: an earlier NOTIFY-based design serialized every broadcasting commit on
+ * PostgreSQL's global notify lock, which halved send throughput.
+ *
+ * The slot is temporary, so no WAL is retained while the stack is down; like Supabase's
+ * replication connection, rows committed while the connection is down are not replayed, and the
+ * connection is re-opened with backoff.
  */
 import pg from 'pg';
+import type { Connection } from 'pg';
+import { randomBytes } from 'node:crypto';
 import type { Hub } from './hub.ts';
 import { topicKey } from './hub.ts';
+import {
+	parseFrame,
+	parseLsn,
+	parsePgOutput,
+	rowOf,
+	standbyStatusUpdate,
+	type Relation
+} from './pgoutput.ts';
+
+/** The publication Supabase's Realtime reads broadcast rows from. */
+export const PUBLICATION = 'supabase_realtime_messages_publication';
+/** `application_name` of the replication connection (visible in pg_stat_activity). */
+export const REPLICATION_APPLICATION_NAME = 'parley_realtime_replication';
+/** How often the position is confirmed to the server when it does not ask (its timeout is 60 s). */
+const STATUS_INTERVAL_MS = 10_000;
 
 export interface DbBroadcastOptions {
 	dbUrl: string;
@@ -26,26 +43,11 @@ export interface DbBroadcastOptions {
 	log: (message: string) => void;
 }
 
-interface MessageRow {
-	id: string;
-	topic: string;
-	event: string | null;
-	/** The payload as JSON text (read back) or as parsed JSON (carried by the notification). */
-	payload: unknown;
-	private: boolean | null;
-}
-
-/** A notified row: complete, or only its id when it was too large to carry. */
-type Notified = MessageRow | { id: string; topic?: undefined };
-
-/** The rows of one notification: part 10's JSON array, or part 4's comma-separated ids. */
-export function parseNotification(payload: string): Notified[] {
-	if (!payload.startsWith('[')) return payload.split(',').map((id) => ({ id }));
-	return JSON.parse(payload) as Notified[];
-}
+/** A row of realtime.messages as replicated: every value as text. */
+type MessageRow = Record<string, string | null>;
 
 export interface DbBroadcaster {
-	/** Resolves once the LISTEN connection is up (first time). */
+	/** Resolves once the replication slot exists (first time): later commits are delivered. */
 	ready: Promise<void>;
 	/** Deletes rows past the retention window now; returns how many. */
 	purge(): Promise<number>;
@@ -56,70 +58,138 @@ export interface DbBroadcaster {
  * The payload as sent to clients: JSON text, with the message id added to an object payload that
  * has none, as Supabase's `realtime.send` does.
  */
-function withId(payload: unknown, id: string): string {
-	if (payload === null || payload === undefined) return JSON.stringify({ id });
-	if (typeof payload === 'string') {
-		// JSON text read back from the table.
-		if (!payload.trimStart().startsWith('{')) return payload;
-		const parsed = JSON.parse(payload) as Record<string, unknown>;
-		return 'id' in parsed ? payload : JSON.stringify({ ...parsed, id });
+export function withId(payload: string | null, id: string): string {
+	if (payload === null) return JSON.stringify({ id });
+	if (!payload.trimStart().startsWith('{')) return payload;
+	const parsed = JSON.parse(payload) as Record<string, unknown>;
+	return 'id' in parsed ? payload : JSON.stringify({ ...parsed, id });
+}
+
+/**
+ * The pgoutput stream of one replication connection, as a pg "submittable" query: pg hands it the
+ * CopyData frames of START_REPLICATION. Rows are buffered per transaction and delivered at its
+ * commit.
+ */
+class ReplicationStream {
+	#relations = new Map<number, Relation>();
+	#pending: MessageRow[] = [];
+	#lsn: bigint;
+	#connection: Connection | null = null;
+	#timer: NodeJS.Timeout;
+	readonly sql: string;
+	readonly deliver: (rows: MessageRow[]) => void;
+	readonly fail: (error: Error) => void;
+
+	constructor(
+		sql: string,
+		startLsn: bigint,
+		deliver: (rows: MessageRow[]) => void,
+		fail: (error: Error) => void
+	) {
+		this.sql = sql;
+		this.deliver = deliver;
+		this.fail = fail;
+		this.#lsn = startLsn;
+		this.#timer = setInterval(() => this.#confirm(), STATUS_INTERVAL_MS);
+		this.#timer.unref();
 	}
-	if (typeof payload === 'object' && !Array.isArray(payload) && !('id' in payload)) {
-		return JSON.stringify({ ...payload, id });
+
+	submit(connection: Connection): void {
+		this.#connection = connection;
+		connection.query(this.sql);
 	}
-	return JSON.stringify(payload);
+
+	handleCopyData(message: { chunk: Buffer }): void {
+		try {
+			const frame = parseFrame(message.chunk);
+			if (frame.type === 'keepalive') {
+				// Nothing of ours is in flight between transactions: everything up to the server's
+				// position is processed, which lets it recycle WAL written by other tables.
+				if (this.#pending.length === 0 && frame.walEnd > this.#lsn) this.#lsn = frame.walEnd;
+				if (frame.replyRequested) this.#confirm();
+			} else if (frame.type === 'xlogdata') {
+				this.#onMessage(frame.data);
+			}
+		} catch (error) {
+			this.fail(error as Error);
+		}
+	}
+
+	#onMessage(data: Buffer): void {
+		const message = parsePgOutput(data);
+		switch (message.type) {
+			case 'relation':
+				this.#relations.set(message.relation.id, message.relation);
+				break;
+			case 'begin':
+				this.#pending = [];
+				break;
+			case 'insert': {
+				const relation = this.#relations.get(message.relationId);
+				if (!relation) throw new Error(`insert for unknown relation ${message.relationId}`);
+				if (relation.schema === 'realtime' && relation.name.startsWith('messages')) {
+					this.#pending.push(rowOf(relation, message.values));
+				}
+				break;
+			}
+			case 'commit': {
+				const rows = this.#pending;
+				this.#pending = [];
+				this.#lsn = message.endLsn;
+				if (rows.length > 0) this.deliver(rows);
+				break;
+			}
+		}
+	}
+
+	#confirm(): void {
+		this.#connection?.sendCopyFromChunk(standbyStatusUpdate(this.#lsn));
+	}
+
+	handleError(error: Error): void {
+		this.stop();
+		this.fail(error);
+	}
+	handleReadyForQuery(): void {
+		this.stop();
+		this.fail(new Error('replication stream ended'));
+	}
+	handleRowDescription(): void {}
+	handleDataRow(): void {}
+	handleCommandComplete(): void {}
+	handleEmptyQuery(): void {}
+	handleCopyInResponse(): void {}
+
+	stop(): void {
+		clearInterval(this.#timer);
+	}
 }
 
 export function startDbBroadcast(options: DbBroadcastOptions): DbBroadcaster {
 	let client: pg.Client | null = null;
+	let stream: ReplicationStream | null = null;
 	let closed = false;
 	let backoff = options.reconnectMs;
 	let reconnectTimer: NodeJS.Timeout | null = null;
-	let queue: Notified[] = [];
-	let flushing = false;
 	let resolveReady!: () => void;
 	const ready = new Promise<void>((resolve) => (resolveReady = resolve));
 
-	async function flush(): Promise<void> {
-		if (flushing) return;
-		flushing = true;
-		try {
-			while (queue.length > 0 && client) {
-				const batch = queue;
-				queue = [];
-				const missing = batch.filter((n) => n.topic === undefined).map((n) => n.id);
-				const byId = new Map<string, MessageRow>();
-				if (missing.length > 0) {
-					const { rows } = await client.query<MessageRow>(
-						`select id, topic, event, payload::text as payload, private from realtime.messages
-						 where id = any($1::uuid[]) and extension = 'broadcast'`,
-						[missing]
-					);
-					for (const r of rows) byId.set(r.id, r);
-				}
-				for (const notified of batch) {
-					const id = notified.id;
-					const row = notified.topic === undefined ? byId.get(id) : notified;
-					if (!row || !row.event) continue;
-					try {
-						options.hub.broadcast(topicKey(row.topic, row.private === true), {
-							kind: 'user',
-							broadcast: {
-								event: row.event,
-								encoding: 'json',
-								data: Buffer.from(withId(row.payload, row.id)),
-								meta: { id: row.id }
-							}
-						});
-					} catch (error) {
-						options.log(`cannot deliver database message ${id}: ${(error as Error).message}`);
+	function deliver(rows: MessageRow[]): void {
+		for (const row of rows) {
+			if (row.extension !== 'broadcast' || !row.event || !row.topic || !row.id) continue;
+			try {
+				options.hub.broadcast(topicKey(row.topic, row.private === 't'), {
+					kind: 'user',
+					broadcast: {
+						event: row.event,
+						encoding: 'json',
+						data: Buffer.from(withId(row.payload, row.id)),
+						meta: { id: row.id }
 					}
-				}
+				});
+			} catch (error) {
+				options.log(`cannot deliver database message ${row.id}: ${(error as Error).message}`);
 			}
-		} catch (error) {
-			options.log(`fetching database messages failed: ${(error as Error).message}`);
-		} finally {
-			flushing = false;
 		}
 	}
 
@@ -135,40 +205,52 @@ export function startDbBroadcast(options: DbBroadcastOptions): DbBroadcaster {
 	async function connect(): Promise<void> {
 		const c = new pg.Client({
 			connectionString: options.dbUrl,
-			application_name: 'parley_realtime_listener'
-		});
+			application_name: REPLICATION_APPLICATION_NAME,
+			replication: 'database'
+		} as pg.ClientConfig);
 		let dropped = false;
 		const onDrop = (error?: Error) => {
 			if (dropped) return;
 			dropped = true;
-			if (client === c) client = null;
-			if (!closed) options.log(`LISTEN connection lost${error ? `: ${error.message}` : ''}; reconnecting`);
+			if (client === c) {
+				client = null;
+				stream?.stop();
+				stream = null;
+			}
+			if (!closed)
+				options.log(`replication connection lost${error ? `: ${error.message}` : ''}; reconnecting`);
 			c.end().catch(() => {});
 			scheduleReconnect();
 		};
 		c.on('error', onDrop);
 		c.on('end', () => onDrop());
-		c.on('notification', (msg) => {
-			if (msg.channel !== 'realtime_messages' || !msg.payload) return;
-			try {
-				for (const row of parseNotification(msg.payload)) queue.push(row);
-			} catch (error) {
-				options.log(`unreadable database notification: ${(error as Error).message}`);
-				return;
-			}
-			void flush();
-		});
 		try {
 			await c.connect();
-			await c.query('listen realtime_messages');
+			// Temporary: dropped with the session, so a stopped stack retains no WAL.
+			const slot = `supabase_realtime_messages_replication_slot_${randomBytes(6).toString('hex')}`;
+			const created = await c.query<{ consistent_point: string }>(
+				`CREATE_REPLICATION_SLOT ${slot} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'nothing')`
+			);
 			if (closed) {
 				await c.end();
 				return;
 			}
+			const s = new ReplicationStream(
+				`START_REPLICATION SLOT ${slot} LOGICAL 0/0 (proto_version '1', publication_names '${PUBLICATION}')`,
+				parseLsn(created.rows[0].consistent_point),
+				deliver,
+				(error) => {
+					if (!closed) options.log(`replication stream failed: ${error.message}`);
+					onDrop(error);
+				}
+			);
 			client = c;
+			stream = s;
+			// A submittable: pg routes the stream's CopyData frames to it.
+			c.query(s as unknown as pg.Submittable);
 			backoff = options.reconnectMs;
+			// Every transaction committing after the slot's consistent point will be streamed.
 			resolveReady();
-			void flush();
 		} catch (error) {
 			onDrop(error as Error);
 		}
@@ -202,6 +284,7 @@ export function startDbBroadcast(options: DbBroadcastOptions): DbBroadcaster {
 			closed = true;
 			clearInterval(janitor);
 			if (reconnectTimer) clearTimeout(reconnectTimer);
+			stream?.stop();
 			const c = client;
 			client = null;
 			resolveReady();

@@ -5,7 +5,7 @@
  * HTTP broadcast API. `postgres_changes` is not supported (joins get a clear `system` error).
  *
  * Modules: protocol (frames), connection (one socket), hub (topics, fan-out), presence,
- * authorization (RLS checks), db-broadcast (LISTEN/NOTIFY), http-api, tokens, options.
+ * authorization (RLS checks), db-broadcast (logical replication, pgoutput.ts), http-api, tokens, options.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -67,7 +67,7 @@ export function createRealtimeService(
 		db ??= startDbBroadcast({
 			dbUrl: deps.dbUrl,
 			hub,
-			reconnectMs: options.listenReconnectMs,
+			reconnectMs: options.replicationReconnectMs,
 			retentionMs: options.retentionMs,
 			janitorIntervalMs: options.janitorIntervalMs,
 			log

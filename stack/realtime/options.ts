@@ -25,8 +25,8 @@ export interface RealtimeOptions {
 	janitorIntervalMs: number;
 	/** A socket whose unsent output exceeds this is too slow to keep up and is dropped. */
 	maxBufferedBytes: number;
-	/** Delay before re-opening the LISTEN connection after it drops (doubles up to 5 s). */
-	listenReconnectMs: number;
+	/** Delay before re-opening the replication connection after it drops (doubles up to 5 s). */
+	replicationReconnectMs: number;
 	/** Connections of the pool used for authorization checks and message fetches. */
 	poolSize: number;
 }
@@ -43,7 +43,7 @@ export const DEFAULT_REALTIME_OPTIONS: RealtimeOptions = {
 	retentionMs: 3 * 24 * 3600_000,
 	janitorIntervalMs: 10 * 60_000,
 	maxBufferedBytes: 16 * 1024 * 1024,
-	listenReconnectMs: 100,
+	replicationReconnectMs: 100,
 	poolSize: 10
 };
 

@@ -75,10 +75,10 @@ revoke all on table delivery.outbox from public;
 grant select, insert, delete on table delivery.outbox to service_role;
 
 /**
- * Writes the outbox rows for the messages a statement inserted and wakes the worker with a NOTIFY
- * on channel `parley_delivery` (one per statement; NOTIFY is transactional, so it only fires when
- * the messages commit). Security definer because the sender's role has no privileges on the
- * delivery schema; `search_path` is empty.
+ * Writes the outbox rows for the messages a statement inserted; the worker polls the outbox. No
+ * NOTIFY on purpose: a notifying transaction holds PostgreSQL's global notify lock through its
+ * commit, which would serialize every send in the cluster. Security definer because the sender's
+ * role has no privileges on the delivery schema; `search_path` is empty.
  */
 create or replace function delivery.enqueue_messages()
 returns trigger
@@ -89,7 +89,6 @@ as $$
 begin
   insert into delivery.outbox (message_id, conversation_id, sender_id, seq, created_at)
   select m.id, m.conversation_id, m.sender_id, m.seq, m.created_at from inserted m;
-  perform pg_catalog.pg_notify('parley_delivery', '');
   return null;
 end;
 $$;

@@ -96,6 +96,24 @@ describe('realtime channel policies', () => {
 });
 
 describe('realtime triggers', () => {
+	test('nothing a send fires notifies: a NOTIFY would serialize every sending commit on the global notify lock', async () => {
+		// The Realtime server reads realtime.messages through logical replication and the delivery
+		// worker polls its outbox, so no trigger on the tables a send writes may NOTIFY.
+		const { rows } = await db.pool.query<{ table: string; fn: string }>(
+			`select t.tgrelid::regclass::text as table, p.oid::regprocedure::text as fn
+			 from pg_catalog.pg_trigger t join pg_catalog.pg_proc p on p.oid = t.tgfoid
+			 where t.tgrelid in ('public.messages'::regclass, 'public.conversations'::regclass,
+			                     'realtime.messages'::regclass, 'delivery.outbox'::regclass)
+			   and not t.tgisinternal and p.prosrc ~* 'notify'`
+		);
+		expect(rows).toEqual([]);
+		const publication = await db.pool.query(
+			`select 1 from pg_catalog.pg_publication_tables
+			 where pubname = 'supabase_realtime_messages_publication' and schemaname = 'realtime' and tablename = 'messages'`
+		);
+		expect(publication.rowCount).toBe(1);
+	});
+
 	test('a new message: message_created to the conversation and inbox to every other participant', async () => {
 		const [a, b, c] = [await user(), await user(), await user()];
 		const conv = await groupOf(a, [b, c]);

@@ -30,6 +30,7 @@ export function testConfig(
 			...overrides
 		},
 		concurrency: 2,
+		pumpMs: 20,
 		pollMs: 100,
 		superviseSeconds: 1,
 		healthPort: null,
@@ -50,6 +51,7 @@ export function testEnv(config: WorkerConfig): Record<string, string> {
 		PARLEY_PUSH_EXPIRE_SECONDS: String(s.expireSeconds),
 		PARLEY_WORKER_BATCH_SIZE: String(s.batchSize),
 		PARLEY_WORKER_CONCURRENCY: String(config.concurrency),
+		PARLEY_WORKER_PUMP_MS: String(config.pumpMs),
 		PARLEY_WORKER_POLL_MS: String(config.pollMs),
 		PARLEY_WORKER_SUPERVISE_SECONDS: String(config.superviseSeconds),
 		PARLEY_VAPID_SUBJECT: config.vapidSubject
