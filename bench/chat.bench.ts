@@ -332,7 +332,7 @@ async function main(): Promise<void> {
 				const result = await measure(conversationOf);
 				const cpu = cpuSpent(cpuBefore, cpuByRole(roleOf));
 				// The load process has exited by now: it reports its own CPU.
-				if ('cpuMs' in result) cpu.load = result.cpuMs;
+				if ('cpuMs' in result && typeof result.cpuMs === 'number') cpu.load = result.cpuMs;
 				const after = await pool.query('select count(*)::int as n from public.messages');
 				const stored = after.rows[0].n - before.rows[0].n;
 				// Broadcasts trail their commits by a few milliseconds.

@@ -9,6 +9,7 @@ import {
 	sendMessage,
 	groupConversation,
 	createUser,
+	directConversation,
 	savePushSubscription
 } from './testing/chat.ts';
 import { getStatus, redrive } from './status.ts';
@@ -89,6 +90,32 @@ describe('delivery worker', () => {
 		await sendMessage(pool, alice, conversation, 'ciphertext 2');
 		await service.waitFor(() => service.deliveries.length === 1, 10_000, 'a push');
 		expect(service.deliveries[0].payload.seq).toBe(seq + 1);
+	});
+
+	it('wakes for every job of a pump when its own grace period ends, not at the next poll', async () => {
+		scene = await createScene();
+		const { pool, service, alice, conversation, browser } = scene;
+		const carol = await createUser(pool, 'Carol');
+		const carolBrowser = service.subscribe();
+		await savePushSubscription(pool, carol, carolBrowser);
+		const toCarol = await directConversation(pool, alice, carol);
+		// Both messages wait in the outbox, so the worker's first pump takes both jobs; their grace
+		// periods end 400 ms apart, and the queue poll (5 s) is far behind either.
+		await sendMessage(pool, alice, conversation, 'first');
+		await new Promise((r) => setTimeout(r, 400));
+		const secondAt = Date.now();
+		await sendMessage(pool, alice, toCarol, 'second');
+		const graceMs = 1500;
+		await scene.start({ graceMs }, { pumpMs: 5000, pollMs: 5000 });
+		await service.waitFor(
+			() => service.deliveriesFor(carolBrowser.id).length === 1,
+			10_000,
+			'the second push'
+		);
+		const secondPushedAfter = Date.now() - secondAt;
+		expect(service.deliveriesFor(browser.id)).toHaveLength(1);
+		expect(secondPushedAfter).toBeGreaterThanOrEqual(graceMs - 50);
+		expect(secondPushedAfter).toBeLessThan(graceMs + 1500);
 	});
 
 	it('coalesces a burst of 5 messages into one notification', async () => {

@@ -184,7 +184,8 @@ export async function startWorker(
 				do {
 					result = await pumpOutbox(db, queue, settings);
 					stats.pumped += result.jobs;
-					if (result.earliest !== null) alarm.ringAt(result.earliest);
+					// A pump takes many messages' jobs, each due a grace period after its own message.
+					for (const at of result.due) alarm.ringAt(at);
 				} while (!stopping && result.jobs > 0);
 			} catch (error) {
 				stats.errors++;

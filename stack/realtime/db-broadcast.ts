@@ -14,7 +14,6 @@
  * connection is re-opened with backoff.
  */
 import pg from 'pg';
-import type { Connection } from 'pg';
 import { randomBytes } from 'node:crypto';
 import type { Hub } from './hub.ts';
 import { topicKey } from './hub.ts';
@@ -41,6 +40,12 @@ export interface DbBroadcastOptions {
 	retentionMs: number;
 	janitorIntervalMs: number;
 	log: (message: string) => void;
+}
+
+/** What the replication stream uses of pg's connection while in CopyBoth mode. */
+interface CopyConnection {
+	query(text: string): void;
+	sendCopyFromChunk(chunk: Buffer): void;
 }
 
 /** A row of realtime.messages as replicated: every value as text. */
@@ -74,7 +79,7 @@ class ReplicationStream {
 	#relations = new Map<number, Relation>();
 	#pending: MessageRow[] = [];
 	#lsn: bigint;
-	#connection: Connection | null = null;
+	#connection: CopyConnection | null = null;
 	#timer: NodeJS.Timeout;
 	readonly sql: string;
 	readonly deliver: (rows: MessageRow[]) => void;
@@ -94,7 +99,7 @@ class ReplicationStream {
 		this.#timer.unref();
 	}
 
-	submit(connection: Connection): void {
+	submit(connection: CopyConnection): void {
 		this.#connection = connection;
 		connection.query(this.sql);
 	}

@@ -70,7 +70,10 @@ export interface Scene {
 	subscriptionId: string;
 	logs: Record<string, unknown>[];
 	worker?: RunningWorker;
-	start(overrides?: Partial<WorkerConfig['settings']>): Promise<RunningWorker>;
+	start(
+		overrides?: Partial<WorkerConfig['settings']>,
+		timing?: Partial<Pick<WorkerConfig, 'pumpMs' | 'pollMs'>>
+	): Promise<RunningWorker>;
 	/** Waits until the outbox is empty and no delivery job is queued, retrying or active. */
 	idle(timeoutMs?: number): Promise<void>;
 	dispose(): Promise<void>;
@@ -96,9 +99,9 @@ export async function createScene(): Promise<Scene> {
 		browser,
 		subscriptionId,
 		logs,
-		async start(overrides = {}) {
+		async start(overrides = {}, timing = {}) {
 			const log = createLogger({}, (line) => logs.push(JSON.parse(line)), 'debug');
-			scene.worker = await startWorker(testConfig(database.url, overrides), { log });
+			scene.worker = await startWorker({ ...testConfig(database.url, overrides), ...timing }, { log });
 			service.expectedKey = scene.worker.vapidPublicKey;
 			return scene.worker;
 		},

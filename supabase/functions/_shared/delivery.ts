@@ -303,20 +303,20 @@ function iso(value: unknown): string {
  * exactly when their jobs exist, so a crash at any point loses nothing and duplicates nothing.
  * Each job starts when the newest message it covers is `graceMs` old. Returns how many jobs were
  * offered to the queue (duplicates of an already queued key are dropped by the queue policy) and
- * the earliest start time, so a caller can wake up for it.
+ * every job's start time, so a caller can wake up when each comes due.
  */
 export async function pumpOutbox(
 	db: Database,
 	boss: Boss,
 	settings: DeliverySettings
-): Promise<{ jobs: number; earliest: number | null }> {
+): Promise<{ jobs: number; due: number[] }> {
 	return db.transaction(async (tx) => {
 		const { rows } = await tx.query('select * from delivery.take_outbox($1)', [settings.batchSize]);
-		if (rows.length === 0) return { jobs: 0, earliest: null };
-		let earliest = Infinity;
+		if (rows.length === 0) return { jobs: 0, due: [] };
+		const due: number[] = [];
 		const jobs = rows.map((row) => {
 			const startAt = new Date(new Date(row.last_at).getTime() + settings.graceMs);
-			earliest = Math.min(earliest, startAt.getTime());
+			due.push(startAt.getTime());
 			const data: DeliveryJobData = {
 				userId: row.user_id,
 				conversationId: row.conversation_id,
@@ -325,7 +325,7 @@ export async function pumpOutbox(
 			return { data, singletonKey: jobKey(row.user_id, row.conversation_id), startAfter: startAt.toISOString() };
 		});
 		await boss.insert(QUEUE, jobs, { db: { executeSql: (text, params) => tx.query(text, params) } });
-		return { jobs: jobs.length, earliest };
+		return { jobs: jobs.length, due };
 	});
 }
 
