@@ -1,7 +1,7 @@
 /**
  * Realtime: who may join which private channel (policies on realtime.messages), and the database
- * events broadcast to them (triggers writing realtime.messages: through realtime.send, or for new
- * messages one multi-row insert per statement, which keeps send_message's transaction short).
+ * events broadcast to them (triggers writing realtime.messages: through realtime.send, or for a new
+ * message one multi-row insert, which keeps send_message's transaction short).
  *
  * Topics: `conversation:<id>` (participants only) and `user:<id>` (that user only). The trigger
  * functions are security invoker: the tables they watch are written only by the security definer
@@ -42,13 +42,12 @@ create policy "participants and owners send on their topics"
 
 /**
  * message_created to `conversation:<id>` and `inbox` ({conversation_id, seq, sender_id}) to every
- * other participant's `user:<id>`, for all the messages a statement inserted: one insert into
- * realtime.messages (so one notification to the Realtime server) rather than a realtime.send per
- * event. In insertion order, each message's conversation event before its inboxes (no sort: a
- * send inserts one row, and bulk inserts add rows in seq order).
- * As realtime.send, a failure is a warning and never rolls back the messages.
+ * other participant's `user:<id>`, for a new message: one insert into realtime.messages rather
+ * than a realtime.send per event, the conversation event first. A row trigger: messages arrive
+ * one per send_message, and a row trigger costs less per message than a statement trigger's
+ * transition table. As realtime.send, a failure is a warning and never rolls back the message.
  */
-create or replace function private.broadcast_messages_created()
+create or replace function private.broadcast_message_created()
 returns trigger
 language plpgsql
 security invoker
@@ -56,31 +55,25 @@ set search_path = ''
 as $$
 begin
   begin
-    -- Row by row of the statement (insertion order), its conversation event, then its inboxes.
     insert into realtime.messages (payload, event, topic, private, extension)
-    select e.payload, e.event, e.topic, true, 'broadcast'
-    from inserted m
-    cross join lateral (
-      select to_jsonb(m) as payload, 'message_created' as event, 'conversation:' || m.conversation_id as topic
-      union all
-      select jsonb_build_object('conversation_id', m.conversation_id, 'seq', m.seq, 'sender_id', m.sender_id),
-        'inbox', 'user:' || p.user_id
-      from public.conversation_participants p
-      where p.conversation_id = m.conversation_id and p.user_id is distinct from m.sender_id
-    ) e;
+    select to_jsonb(new), 'message_created', 'conversation:' || new.conversation_id, true, 'broadcast'
+    union all
+    select jsonb_build_object('conversation_id', new.conversation_id, 'seq', new.seq, 'sender_id', new.sender_id),
+      'inbox', 'user:' || p.user_id, true, 'broadcast'
+    from public.conversation_participants p
+    where p.conversation_id = new.conversation_id and p.user_id is distinct from new.sender_id;
   exception when others then
     raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
   end;
   return null;
 end;
 $$;
-revoke all on function private.broadcast_messages_created() from public;
+revoke all on function private.broadcast_message_created() from public;
 
 create trigger messages_broadcast_insert
   after insert on public.messages
-  referencing new table as inserted
-  for each statement execute function private.broadcast_messages_created();
-comment on trigger messages_broadcast_insert on public.messages is 'message_created to the conversation, inbox to the other participants (one insert per statement).';
+  for each row execute function private.broadcast_message_created();
+comment on trigger messages_broadcast_insert on public.messages is 'message_created to the conversation, inbox to the other participants (one insert per message).';
 
 /** message_updated to `conversation:<id>`. */
 create or replace function private.broadcast_message()

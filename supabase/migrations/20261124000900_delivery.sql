@@ -75,12 +75,12 @@ revoke all on table delivery.outbox from public;
 grant select, insert, delete on table delivery.outbox to service_role;
 
 /**
- * Writes the outbox rows for the messages a statement inserted; the worker polls the outbox. No
- * NOTIFY on purpose: a notifying transaction holds PostgreSQL's global notify lock through its
- * commit, which would serialize every send in the cluster. Security definer because the sender's
- * role has no privileges on the delivery schema; `search_path` is empty.
+ * Writes the outbox row of a new message; the worker polls the outbox. No NOTIFY on purpose: a
+ * notifying transaction holds PostgreSQL's global notify lock through its commit, which would
+ * serialize every send in the cluster. Security definer because the sender's role has no
+ * privileges on the delivery schema; `search_path` is empty.
  */
-create or replace function delivery.enqueue_messages()
+create or replace function delivery.enqueue_message()
 returns trigger
 language plpgsql
 security definer
@@ -88,16 +88,15 @@ set search_path = ''
 as $$
 begin
   insert into delivery.outbox (message_id, conversation_id, sender_id, seq, created_at)
-  select m.id, m.conversation_id, m.sender_id, m.seq, m.created_at from inserted m;
+  values (new.id, new.conversation_id, new.sender_id, new.seq, new.created_at);
   return null;
 end;
 $$;
-revoke all on function delivery.enqueue_messages() from public;
+revoke all on function delivery.enqueue_message() from public;
 
 create trigger messages_enqueue_delivery
   after insert on public.messages
-  referencing new table as inserted
-  for each statement execute function delivery.enqueue_messages();
+  for each row execute function delivery.enqueue_message();
 
 -- ---------------------------------------------------------------------------------------------
 -- Push ledger
