@@ -76,9 +76,19 @@ async function restSendLoad(
 	}
 }
 
-/** Where a process's CPU goes in the send runs: the database, the gateway, the load generator, this process. */
+/**
+ * Where a process's CPU goes in the send runs: database backends, replication (walsender) and
+ * background processes, the gateway, the load generator, this process.
+ */
 function roleOf(comm: string, cmdline: string): string | null {
-	if (comm === 'postgres') return 'pg';
+	if (comm === 'postgres') {
+		// PostgreSQL's process titles: the Realtime server's replication, the background
+		// processes (checkpointer, writers, autovacuum), and the backends running the requests.
+		if (cmdline.includes('walsender')) return 'walsender';
+		if (/postgres: (checkpointer|background writer|walwriter|autovacuum)/.test(cmdline))
+			return 'pg_background';
+		return 'pg';
+	}
 	if (cmdline.includes('cluster.ts --server')) return 'gateway';
 	if (cmdline.includes('chat.bench.ts --load')) return 'load';
 	if (cmdline.includes('chat.bench.ts')) return 'bench';

@@ -182,8 +182,12 @@ export function startDbBroadcast(options: DbBroadcastOptions): DbBroadcaster {
 	function deliver(rows: MessageRow[]): void {
 		for (const row of rows) {
 			if (row.extension !== 'broadcast' || !row.event || !row.topic || !row.id) continue;
+			const key = topicKey(row.topic, row.private === 't');
+			// Most rows go to topics nobody has joined (a user's inbox while they are offline):
+			// skip them before any payload work.
+			if (options.hub.subscribers(key) === 0) continue;
 			try {
-				options.hub.broadcast(topicKey(row.topic, row.private === 't'), {
+				options.hub.broadcast(key, {
 					kind: 'user',
 					broadcast: {
 						event: row.event,
