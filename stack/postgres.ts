@@ -46,8 +46,9 @@ export interface RunningPostgres {
 /** Server settings every stack cluster gets: logical decoding available, loopback only. */
 const BASE_SETTINGS: Record<string, string | number> = {
 	wal_level: 'logical',
-	max_wal_senders: 10,
-	max_replication_slots: 10,
+	// Each Realtime server streams through its own slot; test databases share one cluster.
+	max_wal_senders: 40,
+	max_replication_slots: 40,
 	max_connections: 300,
 	listen_addresses: '127.0.0.1',
 	unix_socket_directories: '',

@@ -15,7 +15,7 @@ const clients: SupabaseClient[] = [];
 const USER = '22222222-2222-4222-8222-222222222222';
 
 beforeAll(async () => {
-	stack = await startRealtimeStack();
+	stack = await startRealtimeStack({ realtime: { replicationStatusMs: 100 } });
 	// Fixture: a table whose changes are broadcast to private `items:<id>` topics, readable by any
 	// signed-in user through a policy on realtime.messages.
 	await stack.db.query(`
@@ -155,9 +155,10 @@ describe('broadcast from the database', () => {
 
 	test('the replication connection reconnects after it is killed, with a new temporary slot', async () => {
 		const got = await listen('after-kill', false);
+		// Slots are cluster-wide and test databases share a cluster: only this database's count.
 		const streaming = `select r.pid, s.slot_name, s.temporary from pg_stat_replication r
 			join pg_replication_slots s on s.active_pid = r.pid
-			where r.application_name = $1 and r.state = 'streaming'`;
+			where r.application_name = $1 and r.state = 'streaming' and s.database = current_database()`;
 		const before = await stack.db.query(streaming, [REPLICATION_APPLICATION_NAME]);
 		expect(before.rows).toHaveLength(1);
 		expect(before.rows[0].temporary).toBe(true);
@@ -172,11 +173,32 @@ describe('broadcast from the database', () => {
 		expect(after).toHaveLength(1);
 		expect(after[0].pid).not.toBe(before.rows[0].pid);
 		// The old session's temporary slot went with it.
-		const slots = await stack.db.query(`select slot_name from pg_replication_slots`);
+		const slots = await stack.db.query(
+			`select slot_name from pg_replication_slots where database = current_database()`
+		);
 		expect(slots.rows.map((r) => r.slot_name)).toEqual([after[0].slot_name]);
 		await stack.db.query(`select realtime.send('{"back": true}'::jsonb, 'e', 'after-kill', false)`);
 		await until(() => got.length === 1, 'a message after reconnecting');
 		expect(got[0].payload).toMatchObject({ back: true });
+	});
+
+	test('the slot confirms what was delivered, so the server can recycle the WAL behind it', async () => {
+		const got = await listen('confirmed', false);
+		await stack.db.query(`select realtime.send('{"n": 1}'::jsonb, 'e', 'confirmed', false)`);
+		const { rows } = await stack.db.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+		await until(() => got.length === 1, 'the message');
+		let confirmed = false;
+		const deadline = Date.now() + 5000;
+		while (!confirmed && Date.now() < deadline) {
+			const slot = await stack.db.query(
+				`select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots
+				 where database = current_database() and active`,
+				[rows[0].lsn]
+			);
+			confirmed = slot.rows[0]?.ok === true;
+			if (!confirmed) await new Promise((r) => setTimeout(r, 50));
+		}
+		expect(confirmed).toBe(true);
 	});
 
 	test('the janitor deletes messages past the retention window', async () => {

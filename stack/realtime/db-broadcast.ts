@@ -30,13 +30,13 @@ import {
 export const PUBLICATION = 'supabase_realtime_messages_publication';
 /** `application_name` of the replication connection (visible in pg_stat_activity). */
 export const REPLICATION_APPLICATION_NAME = 'parley_realtime_replication';
-/** How often the position is confirmed to the server when it does not ask (its timeout is 60 s). */
-const STATUS_INTERVAL_MS = 10_000;
 
 export interface DbBroadcastOptions {
 	dbUrl: string;
 	hub: Hub;
 	reconnectMs: number;
+	/** How often the position is confirmed to the server when it does not ask. */
+	statusIntervalMs: number;
 	retentionMs: number;
 	janitorIntervalMs: number;
 	log: (message: string) => void;
@@ -78,6 +78,7 @@ export function withId(payload: string | null, id: string): string {
 class ReplicationStream {
 	#relations = new Map<number, Relation>();
 	#pending: MessageRow[] = [];
+	#inTransaction = false;
 	#lsn: bigint;
 	#connection: CopyConnection | null = null;
 	#timer: NodeJS.Timeout;
@@ -88,6 +89,7 @@ class ReplicationStream {
 	constructor(
 		sql: string,
 		startLsn: bigint,
+		statusIntervalMs: number,
 		deliver: (rows: MessageRow[]) => void,
 		fail: (error: Error) => void
 	) {
@@ -95,7 +97,7 @@ class ReplicationStream {
 		this.deliver = deliver;
 		this.fail = fail;
 		this.#lsn = startLsn;
-		this.#timer = setInterval(() => this.#confirm(), STATUS_INTERVAL_MS);
+		this.#timer = setInterval(() => this.#confirm(), statusIntervalMs);
 		this.#timer.unref();
 	}
 
@@ -108,9 +110,9 @@ class ReplicationStream {
 		try {
 			const frame = parseFrame(message.chunk);
 			if (frame.type === 'keepalive') {
-				// Nothing of ours is in flight between transactions: everything up to the server's
-				// position is processed, which lets it recycle WAL written by other tables.
-				if (this.#pending.length === 0 && frame.walEnd > this.#lsn) this.#lsn = frame.walEnd;
+				// Between transactions everything up to the server's position is processed: confirming
+				// it lets the server recycle WAL written by tables outside the publication.
+				if (!this.#inTransaction && frame.walEnd > this.#lsn) this.#lsn = frame.walEnd;
 				if (frame.replyRequested) this.#confirm();
 			} else if (frame.type === 'xlogdata') {
 				this.#onMessage(frame.data);
@@ -128,6 +130,7 @@ class ReplicationStream {
 				break;
 			case 'begin':
 				this.#pending = [];
+				this.#inTransaction = true;
 				break;
 			case 'insert': {
 				const relation = this.#relations.get(message.relationId);
@@ -140,6 +143,7 @@ class ReplicationStream {
 			case 'commit': {
 				const rows = this.#pending;
 				this.#pending = [];
+				this.#inTransaction = false;
 				this.#lsn = message.endLsn;
 				if (rows.length > 0) this.deliver(rows);
 				break;
@@ -247,6 +251,7 @@ export function startDbBroadcast(options: DbBroadcastOptions): DbBroadcaster {
 			const s = new ReplicationStream(
 				`START_REPLICATION SLOT ${slot} LOGICAL 0/0 (proto_version '1', publication_names '${PUBLICATION}')`,
 				parseLsn(created.rows[0].consistent_point),
+				options.statusIntervalMs,
 				deliver,
 				(error) => {
 					if (!closed) options.log(`replication stream failed: ${error.message}`);

@@ -68,6 +68,7 @@ export function createRealtimeService(
 			dbUrl: deps.dbUrl,
 			hub,
 			reconnectMs: options.replicationReconnectMs,
+			statusIntervalMs: options.replicationStatusMs,
 			retentionMs: options.retentionMs,
 			janitorIntervalMs: options.janitorIntervalMs,
 			log

@@ -27,6 +27,8 @@ export interface RealtimeOptions {
 	maxBufferedBytes: number;
 	/** Delay before re-opening the replication connection after it drops (doubles up to 5 s). */
 	replicationReconnectMs: number;
+	/** How often the replication connection confirms its position unasked (the server's timeout is 60 s). */
+	replicationStatusMs: number;
 	/** Connections of the pool used for authorization checks and message fetches. */
 	poolSize: number;
 }
@@ -44,6 +46,7 @@ export const DEFAULT_REALTIME_OPTIONS: RealtimeOptions = {
 	janitorIntervalMs: 10 * 60_000,
 	maxBufferedBytes: 16 * 1024 * 1024,
 	replicationReconnectMs: 100,
+	replicationStatusMs: 10_000,
 	poolSize: 10
 };
 
