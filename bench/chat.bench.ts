@@ -66,8 +66,9 @@ async function restSendLoad(
 		if (res.status !== 200) throw new Error(`REST ${res.status}: ${res.body}`);
 	};
 	try {
-		if (job.warmupMs > 0) await load(task, { concurrency: job.senders.length, durationMs: job.warmupMs });
+		// CPU from the warm-up on, as the other processes' figures (per stored message) count it.
 		const cpu = process.cpuUsage();
+		if (job.warmupMs > 0) await load(task, { concurrency: job.senders.length, durationMs: job.warmupMs });
 		const result = await load(task, { concurrency: job.senders.length, durationMs: job.durationMs });
 		const used = process.cpuUsage(cpu);
 		return { ...result, cpuMs: (used.user + used.system) / 1000 };
