@@ -79,39 +79,6 @@ begin
 end;
 $$;
 
-/**
- * Wakes the Realtime server when messages commit: one notification per inserting statement (not
- * per row) carrying the new ids, comma-separated, in insertion order, at most 200 per notification
- * (the payload limit is 8000 bytes). Postgres delivers notifications in commit order, once per
- * listening session, so the server fetches the rows by the ids they carry. Every notifying
- * transaction takes a database-wide lock at commit, held until the commit is flushed, so fewer
- * notifying statements per transaction means less time under it.
- */
-create or replace function realtime.notify_message()
-returns trigger
-language plpgsql
-set search_path = ''
-as $$
-declare
-  ids text;
-begin
-  for ids in
-    select string_agg(i.id::text, ',' order by i.n)
-    from (select m.id, row_number() over () - 1 as n from inserted m) i
-    group by i.n / 200
-    order by i.n / 200
-  loop
-    perform pg_catalog.pg_notify('realtime_messages', ids);
-  end loop;
-  return null;
-end;
-$$;
-
-drop trigger if exists notify_message on realtime.messages;
-create trigger notify_message after insert on realtime.messages
-  referencing new table as inserted
-  for each statement execute function realtime.notify_message();
-
 grant usage on schema realtime to postgres, anon, authenticated, service_role, supabase_realtime_admin;
 grant select, insert, update on realtime.messages to anon, authenticated;
 grant all on realtime.messages to postgres, service_role, supabase_realtime_admin;
