@@ -1,9 +1,10 @@
 /**
  * The delivery worker as a long-running Node process: pg-boss on the app database, a pump that
- * moves the transactional outbox into jobs (polled every `pumpMs`: a job waits out the grace period
- * from its message's time, so a poll well inside the grace period delays no push), `concurrency` loops that fetch and handle job batches with the shared module,
- * timers that wake the loops when deferred or retried jobs come due, an optional HTTP health
- * check, and a graceful stop that finishes the batches in hand.
+ * moves the transactional outbox into jobs (polled every `pumpMs`: a job waits out the grace
+ * period from its message's time, so a poll well inside the grace period delays no push),
+ * `concurrency` loops that fetch and handle job batches with the shared module, timers that wake
+ * the loops when deferred or retried jobs come due, an optional HTTP health check, and a graceful
+ * stop that finishes the batches in hand.
  */
 import { createServer, type Server } from 'node:http';
 import pg from 'pg';
@@ -90,11 +91,20 @@ class Alarm {
 		for (const wake of [...this.#waiters]) wake();
 	}
 
-	/** Rings at `at` (epoch ms); a few ms late so the job is surely due by the database clock. */
-	ringAt(at: number): void {
-		if (!Number.isFinite(at)) return;
-		if (at <= Date.now()) return this.ring();
-		this.#due.push(at + 5);
+	/**
+	 * Rings at each of `times` (epoch ms); a few ms late so the job is surely due by the database
+	 * clock. Times already past ring now.
+	 */
+	ringAt(...times: number[]): void {
+		const now = Date.now();
+		let pastDue = false;
+		for (const at of times) {
+			if (!Number.isFinite(at)) continue;
+			if (at <= now) pastDue = true;
+			else this.#due.push(at + 5);
+		}
+		if (pastDue) this.ring();
+		if (this.#due.length === 0) return;
 		this.#due.sort((a, b) => a - b);
 		if (this.#due.length > 1000) this.#due.length = 1000;
 		this.#arm();
@@ -185,7 +195,7 @@ export async function startWorker(
 					result = await pumpOutbox(db, queue, settings);
 					stats.pumped += result.jobs;
 					// A pump takes many messages' jobs, each due a grace period after its own message.
-					for (const at of result.due) alarm.ringAt(at);
+					alarm.ringAt(...result.due);
 				} while (!stopping && result.jobs > 0);
 			} catch (error) {
 				stats.errors++;
