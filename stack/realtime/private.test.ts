@@ -144,7 +144,7 @@ describe('private channels authorized by RLS on realtime.messages', () => {
 	test('an expired token closes the channel with a system message', async () => {
 		const system: System[] = [];
 		const statuses: string[] = [];
-		const token = await userToken(stack.config, MEMBER, { expiresIn: 2 });
+		const token = await userToken(stack.config, MEMBER, { expiresIn: 3 });
 		const ch = room(client(token), [], system);
 		await new Promise<void>((resolve) =>
 			ch.subscribe((status) => {
@@ -168,7 +168,8 @@ describe('private channels authorized by RLS on realtime.messages', () => {
 	});
 
 	test('setAuth refreshes the token mid-connection; a token that lost access closes the channel', async () => {
-		let token = await userToken(stack.config, MEMBER, { expiresIn: 2 });
+		// Whole seconds: 3 leaves at least 2 s to join and refresh on a busy machine.
+		let token = await userToken(stack.config, MEMBER, { expiresIn: 3 });
 		const c = client(() => token);
 		const system: System[] = [];
 		const got: Received[] = [];
@@ -177,7 +178,7 @@ describe('private channels authorized by RLS on realtime.messages', () => {
 		token = await userToken(stack.config, MEMBER, { expiresIn: 3600 });
 		await c.realtime.setAuth(token);
 		// Past the first token's expiry the channel is still joined and receiving.
-		const firstExpiry = Date.now() + 2500;
+		const firstExpiry = Date.now() + 3500;
 		await until(() => Date.now() > firstExpiry, 'the first token to expire', 15_000);
 		await stack.db.query(`select realtime.send('{"still": "here"}'::jsonb, 'e', 'room:1', true)`);
 		await until(() => got.length === 1, 'a message after the refresh');
