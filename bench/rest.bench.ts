@@ -22,6 +22,7 @@ import { startPostgres } from '../stack/postgres.ts';
 import { applyPlatform } from '../stack/platform.ts';
 import { loadConfig } from '../stack/config.ts';
 import { freePort } from '../stack/testing/free-port.ts';
+import { restPoolSize } from '../stack/rest/executor.ts';
 
 interface Job {
 	kind: 'rest-select' | 'rest-rpc' | 'pg-select' | 'pg-rpc' | 'pipe-select' | 'pipe-rpc';
@@ -42,7 +43,7 @@ const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,8,64').split(',').map(N
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const USER = '33333333-3333-4333-8333-333333333333';
 /** Pool size of the direct baseline: the REST service's default pool size. */
-const DIRECT_POOL = Number(process.env.PARLEY_REST_POOL_SIZE ?? 24);
+const DIRECT_POOL = restPoolSize();
 
 /** Runs one measurement in the load process. */
 async function runJob(job: Job): Promise<{ latencies: number[]; perSecond: number }> {

@@ -8,7 +8,18 @@
  */
 import pg from 'pg';
 import type { Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import type { Statement } from './sql.ts';
+
+/**
+ * Connections of the request pool: `PARLEY_REST_POOL_SIZE`, else twice the CPUs (at least 4).
+ * Past what the cores can run, more backends only compete: each maps shared memory and warms
+ * caches of its own, so on 2 vCPUs a pool of 24 sent 20-30% fewer messages per second than 4.
+ * Requests beyond the pool wait in Node, where waiting costs nothing.
+ */
+export function restPoolSize(): number {
+	return Number(process.env.PARLEY_REST_POOL_SIZE ?? Math.max(4, 2 * availableParallelism()));
+}
 
 const BEGIN_READ_ONLY = 'begin isolation level read committed read only';
 

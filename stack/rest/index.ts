@@ -29,11 +29,10 @@ import {
 	type BuiltQuery,
 	type WritePayload
 } from './sql.ts';
-import { Executor } from './executor.ts';
+import { Executor, restPoolSize } from './executor.ts';
 
 /** Tunables, from the environment so the stack's config file need not change. */
 const MAX_BODY_BYTES = Number(process.env.PARLEY_REST_MAX_BODY_BYTES ?? 4 * 1024 * 1024);
-const POOL_SIZE = Number(process.env.PARLEY_REST_POOL_SIZE ?? 24);
 
 type MediaType = { kind: 'json' | 'object' | 'csv'; stripNulls: boolean };
 
@@ -142,7 +141,7 @@ export function createRestService(deps: ServiceDeps): Service {
 	const admin = new pgModule.Pool({ connectionString: deps.dbUrl, max: 3 });
 	admin.on('error', () => {});
 	const cache = new SchemaCache(admin, config.schemas, log);
-	const executor = new Executor(deps.dbUrl, POOL_SIZE);
+	const executor = new Executor(deps.dbUrl, restPoolSize());
 	const tokens = new TokenCache();
 	let listening: Promise<void> | null = null;
 	const searchPathTail = config.extraSearchPath.map(qi);
