@@ -164,12 +164,14 @@ describe('broadcast from the database', () => {
 		expect(before.rows[0].temporary).toBe(true);
 		await stack.db.query('select pg_terminate_backend($1)', [before.rows[0].pid]);
 		let after: { pid: number; slot_name: string }[] = [];
-		const deadline = Date.now() + 15_000;
-		while (Date.now() < deadline) {
-			after = (await stack.db.query(streaming, [REPLICATION_APPLICATION_NAME])).rows;
-			if (after.length === 1 && after[0].pid !== before.rows[0].pid) break;
-			await new Promise((r) => setTimeout(r, 20));
-		}
+		await until(
+			async () => {
+				after = (await stack.db.query(streaming, [REPLICATION_APPLICATION_NAME])).rows;
+				return after.length === 1 && after[0].pid !== before.rows[0].pid;
+			},
+			'a new replication connection',
+			15_000
+		);
 		expect(after).toHaveLength(1);
 		expect(after[0].pid).not.toBe(before.rows[0].pid);
 		// The old session's temporary slot went with it.
@@ -188,16 +190,18 @@ describe('broadcast from the database', () => {
 		const { rows } = await stack.db.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
 		await until(() => got.length === 1, 'the message');
 		let confirmed = false;
-		const deadline = Date.now() + 5000;
-		while (!confirmed && Date.now() < deadline) {
-			const slot = await stack.db.query(
-				`select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots
-				 where database = current_database() and active`,
-				[rows[0].lsn]
-			);
-			confirmed = slot.rows[0]?.ok === true;
-			if (!confirmed) await new Promise((r) => setTimeout(r, 50));
-		}
+		await until(
+			async () => {
+				const slot = await stack.db.query(
+					`select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots
+					 where database = current_database() and active`,
+					[rows[0].lsn]
+				);
+				return (confirmed = slot.rows[0]?.ok === true);
+			},
+			'the slot to confirm the message',
+			5000
+		).catch(() => {});
 		expect(confirmed).toBe(true);
 	});
 

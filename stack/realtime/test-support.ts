@@ -116,10 +116,14 @@ export function subscribed(channel: RealtimeChannel): Promise<RealtimeChannel> {
 	});
 }
 
-/** Resolves when `predicate` holds, checking after each turn of the event loop. */
-export async function until(predicate: () => boolean, what = 'condition', limitMs = 10_000): Promise<void> {
+/** Resolves when `predicate` (which may query) holds, checking every few milliseconds. */
+export async function until(
+	predicate: () => boolean | Promise<boolean>,
+	what = 'condition',
+	limitMs = 10_000
+): Promise<void> {
 	const deadline = Date.now() + limitMs;
-	while (!predicate()) {
+	while (!(await predicate())) {
 		if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
 		await new Promise((r) => setTimeout(r, 5));
 	}
