@@ -45,10 +45,16 @@ interface SendJob {
 	warmupMs: number;
 }
 
+/** What the load process reports of a SendJob: the measured run, its own CPU, the warm-up's rate. */
+interface SendResult {
+	perSecond: number;
+	latencies: number[];
+	cpuMs: number;
+	warmupPerSecond?: number;
+}
+
 /** 16 senders, each with its own keep-alive connection, POST /rest/v1/rpc/send_message in a loop. */
-async function restSendLoad(
-	job: SendJob
-): Promise<{ perSecond: number; latencies: number[]; cpuMs: number; warmupPerSecond?: number }> {
+async function restSendLoad(job: SendJob): Promise<SendResult> {
 	const http = keepAliveClient(job.apiUrl, job.senders.length);
 	let next = 0;
 	const task = async () => {
@@ -294,20 +300,16 @@ async function main(): Promise<void> {
 		);
 		/** Through REST: 16 senders with keep-alive connections, in a separate load process. */
 		const restMeasure = (conversationOf: (i: number) => string) =>
-			inChildProcess<{ perSecond: number; latencies: number[]; cpuMs: number; warmupPerSecond?: number }>(
-				import.meta.filename,
-				'--load',
-				{
-					apiUrl: stack.apiUrl,
-					anonKey: stack.config.anonKey,
-					senders: senders.map((_, i) => ({ token: tokens[i], conversation: conversationOf(i) })),
-					durationMs: 5000,
-					// Sustained throughput, as of a server that has been running: the first seconds
-					// pay for JIT compilation and for each connection's first touch of shared
-					// memory. Their throughput is reported too (warmup_per_s).
-					warmupMs: 3000
-				} satisfies SendJob
-			);
+			inChildProcess<SendResult>(import.meta.filename, '--load', {
+				apiUrl: stack.apiUrl,
+				anonKey: stack.config.anonKey,
+				senders: senders.map((_, i) => ({ token: tokens[i], conversation: conversationOf(i) })),
+				durationMs: 5000,
+				// Sustained throughput, as of a server that has been running: the first seconds
+				// pay for JIT compilation and for each connection's first touch of shared
+				// memory. Their throughput is reported too (warmup_per_s).
+				warmupMs: 3000
+			} satisfies SendJob);
 		const sendPool = new pg.Pool({ connectionString: stack.dbUrl, max: 16 });
 		const pgSend = async (i: number, conversation: string) => {
 			const client = await sendPool.connect();
