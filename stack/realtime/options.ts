@@ -29,7 +29,7 @@ export interface RealtimeOptions {
 	replicationReconnectMs: number;
 	/** How often the replication connection confirms its position unasked (the server's timeout is 60 s). */
 	replicationStatusMs: number;
-	/** Connections of the pool used for authorization checks and message fetches. */
+	/** Connections of the pool used for authorization checks and the HTTP broadcast API. */
 	poolSize: number;
 }
 
