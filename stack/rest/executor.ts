@@ -1,15 +1,24 @@
 /**
- * Executor: runs a request's statements in one transaction on a pipelined connection, so that
- * `begin`, the request settings (role, claims, headers, search_path, role timeouts), the query
- * and `commit` travel together and cost one network round trip. Connections log in as the
- * superuser but immediately become `authenticator` (as PostgREST's connections are), so a role
- * switch can only reach the roles authenticator was granted. Statements are prepared once per
- * connection under a name derived from their text.
+ * Executor: runs a request's statements in one transaction and one network round trip. The
+ * settings (role, claims, headers, search_path, role timeouts), an optional `explain` and the
+ * query go out as one extended-protocol batch closed by a single Sync, so PostgreSQL runs them as
+ * one implicit transaction: committed at the Sync, rolled back whole if any statement fails, and
+ * answered with one ReadyForQuery. Requests whose outcome depends on their result (`decide`) or is
+ * a rollback run the same batch inside `begin` and finish with a second round trip. Connections
+ * log in as the superuser but immediately become `authenticator` (as PostgREST's connections are),
+ * so a role switch can only reach the roles authenticator was granted. Statements are prepared
+ * once per connection under a name derived from their text.
  */
 import pg from 'pg';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Statement } from './sql.ts';
+
+/** pg's own conversion of JavaScript parameter values (arrays, dates, buffers) to wire values. */
+const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
+	prepareValue(value: unknown): string | Buffer | null;
+};
 
 /**
  * Connections of the request pool: `PARLEY_REST_POOL_SIZE`, else twice the CPUs (at least 4).
@@ -21,6 +30,7 @@ export function restPoolSize(): number {
 	return Number(process.env.PARLEY_REST_POOL_SIZE ?? Math.max(4, 2 * availableParallelism()));
 }
 
+const BEGIN = 'begin isolation level read committed';
 const BEGIN_READ_ONLY = 'begin isolation level read committed read only';
 
 /**
@@ -60,7 +70,7 @@ export interface RunOptions {
 	explain?: Statement;
 	/**
 	 * Decides commit (true) or rollback (false) from the main result. Without it the outcome is
-	 * fixed in advance by `rollback` and pipelined with the rest.
+	 * fixed in advance by `rollback`.
 	 */
 	decide?: (result: pg.QueryResult) => boolean;
 	rollback?: boolean;
@@ -71,20 +81,128 @@ export interface RunResult {
 	explain?: pg.QueryResult;
 }
 
+/** The part of pg's connection a batch writes to (pg's types describe an older signature). */
+interface WireConnection {
+	stream: Socket;
+	close(m: { type: 'S'; name: string }): void;
+	parse(m: { name: string; text: string; types: number[] }): void;
+	bind(m: { statement: string; values: (string | Buffer | null)[] }): void;
+	describe(m: { type: 'P'; name: string }): void;
+	execute(m: { portal: string; rows: number }): void;
+	sync(): void;
+}
+
+/** pg's result accumulator, with the methods its own Query feeds it through. */
+interface WireResult extends pg.QueryResult {
+	addFields(fields: pg.FieldDef[]): void;
+	parseRow(fields: unknown[]): unknown;
+	addRow(row: unknown): void;
+	addCommandComplete(msg: unknown): void;
+}
+
+/** A statement of a batch: prepared under `name`, or parsed unnamed each time without one. */
+interface BatchStatement extends Statement {
+	name?: string;
+}
+
+/**
+ * A pg "submittable" that writes several statements (Parse when not yet prepared on this
+ * connection, Bind, Describe, Execute) and one Sync, and collects one result per statement. pg
+ * hands it every answer until the ReadyForQuery that the Sync produces, or the first error (after
+ * which PostgreSQL skips everything up to the Sync).
+ */
+class Batch {
+	readonly results: WireResult[] = [];
+	callback?: (error: Error | null, results?: WireResult[]) => void;
+	#statements: BatchStatement[];
+	#prepared: Set<string>;
+	/** The statement whose answers are arriving. */
+	#current = 0;
+	/** Names parsed by this batch, by statement index. */
+	#parsedHere = new Map<number, string>();
+
+	constructor(statements: BatchStatement[], prepared: Set<string>) {
+		this.#statements = statements;
+		this.#prepared = prepared;
+		for (let i = 0; i < statements.length; i++)
+			this.results.push(new pg.Result(undefined as never, pg.types) as unknown as WireResult);
+	}
+
+	submit(connection: WireConnection): Error | null {
+		let values: (string | Buffer | null)[][];
+		try {
+			values = this.#statements.map((s) => s.values.map((v) => prepareValue(v)));
+		} catch (e) {
+			return e as Error;
+		}
+		// One write for the whole batch: system calls, not SQL, dominate a fast request.
+		connection.stream.cork();
+		try {
+			this.#statements.forEach((s, i) => {
+				const name = s.name ?? '';
+				if (!name || !this.#prepared.has(name)) {
+					// A batch that failed may or may not have prepared it: closing first is harmless.
+					if (name) connection.close({ type: 'S', name });
+					connection.parse({ name, text: s.text, types: [] });
+					if (name) {
+						this.#prepared.add(name);
+						this.#parsedHere.set(i, name);
+					}
+				}
+				connection.bind({ statement: name, values: values[i] });
+				connection.describe({ type: 'P', name: '' });
+				connection.execute({ portal: '', rows: 0 });
+			});
+			connection.sync();
+		} finally {
+			connection.stream.uncork();
+		}
+		return null;
+	}
+
+	handleRowDescription(msg: { fields: pg.FieldDef[] }): void {
+		this.results[this.#current].addFields(msg.fields);
+	}
+
+	handleDataRow(msg: { fields: unknown[] }): void {
+		const result = this.results[this.#current];
+		result.addRow(result.parseRow(msg.fields));
+	}
+
+	handleCommandComplete(msg: unknown): void {
+		this.results[this.#current++].addCommandComplete(msg);
+	}
+
+	handleEmptyQuery(): void {
+		this.#current++;
+	}
+
+	handleError(error: Error): void {
+		// PostgreSQL skipped every message after the failing one, so the statements parsed from the
+		// failing one on may not be prepared: the next batch that uses them parses them again.
+		for (const [i, name] of this.#parsedHere) if (i >= this.#current) this.#prepared.delete(name);
+		this.callback?.(error);
+	}
+
+	handleReadyForQuery(): void {
+		this.callback?.(null, this.results);
+	}
+
+	handlePortalSuspended(): void {}
+	handleCopyInResponse(): void {}
+	handleCopyData(): void {}
+}
+
 /** The pool of request connections plus the prepared-statement name registry. */
 export class Executor {
 	readonly pool: pg.Pool;
 	#names = new Map<string, string>();
 	#generation = 0;
+	/** Per connection, the statement names prepared on it. */
+	#prepared = new WeakMap<pg.PoolClient, Set<string>>();
 
 	constructor(connectionString: string, max: number) {
-		this.pool = new pg.Pool({
-			connectionString,
-			max,
-			idleTimeoutMillis: 60_000,
-			// pg's pipeline mode writes each query without waiting for the previous answer.
-			...({ pipeline: true } as object)
-		});
+		this.pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 60_000 });
 		this.pool.on('connect', (client) => {
 			client.query('set session authorization authenticator').catch(() => {});
 		});
@@ -98,18 +216,18 @@ export class Executor {
 		this.#names.clear();
 	}
 
-	#named(s: Statement): pg.QueryConfig {
+	#named(s: Statement): BatchStatement {
 		let name = this.#names.get(s.text);
 		if (!name) {
 			// Bounded: past this many shapes, new ones run unnamed (parsed each time).
-			if (this.#names.size >= 2000) return { text: s.text, values: s.values };
+			if (this.#names.size >= 2000) return s;
 			name = `pgrst_${this.#generation}_${this.#names.size}`;
 			this.#names.set(s.text, name);
 		}
 		return { name, text: s.text, values: s.values };
 	}
 
-	#settingsStatement(s: RequestSettings): Statement {
+	#settingsStatement(s: RequestSettings, readOnly: boolean): Statement {
 		const pairs: [string, string][] = [
 			['search_path', s.searchPath],
 			['role', s.role],
@@ -120,47 +238,48 @@ export class Executor {
 			['request.cookies', '{}'],
 			...s.extra
 		];
+		// The implicit transaction's equivalent of `begin read only`.
+		if (readOnly) pairs.push(['transaction_read_only', 'on']);
 		const values: string[] = [];
 		for (const [k, v] of pairs) values.push(k, v);
 		return { text: settingsText(pairs.length), values };
+	}
+
+	#batch(client: pg.PoolClient, statements: BatchStatement[]): Promise<WireResult[]> {
+		let prepared = this.#prepared.get(client);
+		if (!prepared) this.#prepared.set(client, (prepared = new Set()));
+		const batch = new Batch(statements, prepared);
+		return new Promise((resolve, reject) => {
+			batch.callback = (error, results) => (error ? reject(error) : resolve(results!));
+			client.query(batch as unknown as pg.QueryConfig);
+		});
 	}
 
 	/** Runs one request transaction; rejects with the first database error. */
 	async run(o: RunOptions): Promise<RunResult> {
 		const client = await this.pool.connect();
 		let broken: Error | undefined;
+		// Without a decision to take, the batch is the whole transaction; otherwise it opens one.
+		const explicit = Boolean(o.decide || o.rollback);
+		const statements: BatchStatement[] = [];
+		if (explicit) statements.push(this.#named({ text: o.readOnly ? BEGIN_READ_ONLY : BEGIN, values: [] }));
+		statements.push(this.#named(this.#settingsStatement(o.settings, o.readOnly && !explicit)));
+		if (o.explain) statements.push(this.#named(o.explain));
+		statements.push(this.#named(o.main));
 		try {
-			const pending: Promise<pg.QueryResult>[] = [];
-			const send = (q: pg.QueryConfig | string) => {
-				const p = client.query(q as pg.QueryConfig);
-				p.catch(() => {});
-				pending.push(p);
-				return p;
-			};
-			// pg writes every message of a query separately; corking the socket for the whole
-			// transaction sends it in one write: system calls, not SQL, dominate a fast request.
-			const stream = (client as unknown as { connection: { stream: Socket } }).connection.stream;
-			stream.cork();
-			let explain: Promise<pg.QueryResult> | undefined;
-			let main: Promise<pg.QueryResult>;
+			let results: WireResult[];
 			try {
-				send(o.readOnly ? BEGIN_READ_ONLY : 'begin');
-				send(this.#named(this.#settingsStatement(o.settings)));
-				explain = o.explain ? send(this.#named(o.explain)) : undefined;
-				main = send(this.#named(o.main));
-				if (!o.decide) send(o.rollback ? 'rollback' : 'commit');
-			} finally {
-				stream.uncork();
+				results = await this.#batch(client, statements);
+			} catch (e) {
+				if (explicit && (e as { code?: string }).code) await client.query('rollback');
+				throw e;
 			}
-			const settled = await Promise.allSettled(pending);
-			const failure = settled.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-			if (failure) {
-				if (o.decide) await client.query('rollback');
-				throw failure.reason;
-			}
-			const result: RunResult = { main: await main, explain: explain && (await explain) };
-			if (o.decide) {
-				const commit = o.decide(result.main) && !o.rollback;
+			const result: RunResult = {
+				main: results[results.length - 1],
+				explain: o.explain ? results[results.length - 2] : undefined
+			};
+			if (explicit) {
+				const commit = !o.rollback && (!o.decide || o.decide(result.main));
 				await client.query(commit ? 'commit' : 'rollback');
 			}
 			return result;
