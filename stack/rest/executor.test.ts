@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../testing/index.ts';
-import { Executor, type RequestSettings, type RunOptions } from './executor.ts';
+import { Executor, type RequestSettings, type RunOptions, type RunResult } from './executor.ts';
 
 /**
  * The executor against real PostgreSQL. One connection, so every request reuses the connection
@@ -11,6 +11,8 @@ describe('executor', () => {
 	let db: TestDatabase;
 	let admin: pg.Pool;
 	let executor: Executor;
+	/** One connection that carries up to three requests at once. */
+	let pipelined: Executor;
 
 	const settings = (over: Partial<RequestSettings> = {}): RequestSettings => ({
 		role: 'authenticated',
@@ -36,10 +38,12 @@ describe('executor', () => {
 			create table public.executor_log (id serial primary key, name text not null);
 			grant select, insert on public.executor_log to authenticated;
 			grant usage on sequence public.executor_log_id_seq to authenticated;`);
-		executor = new Executor(db.url, 1);
+		executor = new Executor(db.url, 1, 1);
+		pipelined = new Executor(db.url, 1, 3);
 	});
 	afterAll(async () => {
 		await executor.close();
+		await pipelined.close();
 		await admin.end();
 		await db.drop();
 	});
@@ -124,5 +128,66 @@ describe('executor', () => {
 		expect(logged).toEqual(expect.arrayContaining(['kept', 'after']));
 		expect(logged).not.toContain('dropped');
 		expect(logged).not.toContain('dry run');
+	});
+
+	it('pipelines requests on a busy connection, each still its own transaction', async () => {
+		const backend = { text: 'select pg_backend_pid() as pid, $1::text as name', values: ['x'] };
+		const insert = (name: string) => ({
+			text: 'insert into public.executor_log (name) values ($1) returning pg_backend_pid() as pid',
+			values: [name]
+		});
+		// Three at once on one connection: the first is new to it, so the others are written behind
+		// it before its statements are confirmed prepared; the failing one in the middle rolls back
+		// alone, and the one behind it commits.
+		const [first, failing, last] = await Promise.allSettled([
+			pipelined.run({ readOnly: false, settings: settings(), main: insert('pipelined 1') }),
+			pipelined.run({
+				readOnly: false,
+				settings: settings(),
+				explain: insert('pipelined lost'),
+				main: { text: 'select 1 / $1::int', values: [0] }
+			}),
+			pipelined.run({ readOnly: false, settings: settings(), main: insert('pipelined 2') })
+		]);
+		expect(failing).toMatchObject({ status: 'rejected', reason: { code: '22012' } });
+		expect(first.status).toBe('fulfilled');
+		expect(last.status).toBe('fulfilled');
+		const logged = await names();
+		expect(logged).toEqual(expect.arrayContaining(['pipelined 1', 'pipelined 2']));
+		expect(logged).not.toContain('pipelined lost');
+		const pid = (await pipelined.run({ readOnly: true, settings: settings(), main: backend })).main.rows[0]
+			.pid;
+		expect(pid).toBe((first as PromiseFulfilledResult<RunResult>).value.main.rows[0].pid);
+	});
+
+	it('pipelined requests behind a failure that skipped a statement prepare it themselves', async () => {
+		const main = { text: 'select 2 * $1::int as doubled', values: [21] };
+		// The first fails at its role switch, before its Parse of main: the two behind it, written
+		// at once, must not count on main being prepared.
+		const [refused, ...rest] = await Promise.allSettled([
+			pipelined.run({ readOnly: false, settings: settings({ role: 'no_such_role' }), main }),
+			pipelined.run({ readOnly: false, settings: settings(), main }),
+			pipelined.run({ readOnly: false, settings: settings(), main })
+		]);
+		expect(refused).toMatchObject({ status: 'rejected', reason: { code: '22023' } });
+		for (const r of rest)
+			expect(r).toMatchObject({ status: 'fulfilled', value: { main: { rows: [{ doubled: 42 }] } } });
+	});
+
+	it('gives a transaction that decides from its result a connection of its own', async () => {
+		const insert = (name: string) => ({
+			text: 'insert into public.executor_log (name) values ($1) returning name',
+			values: [name]
+		});
+		const runs = await Promise.allSettled([
+			pipelined.run({ readOnly: false, settings: settings(), main: insert('around 1') }),
+			pipelined.run({ readOnly: false, settings: settings(), main: insert('decided'), decide: () => false }),
+			pipelined.run({ readOnly: false, settings: settings(), main: insert('around 2') })
+		]);
+		for (const r of runs) expect(r.status).toBe('fulfilled');
+		const logged = await names();
+		// Had 'around 2' been written into the decided transaction, its rollback would have taken it.
+		expect(logged).toEqual(expect.arrayContaining(['around 1', 'around 2']));
+		expect(logged).not.toContain('decided');
 	});
 });

@@ -4,7 +4,8 @@
  * query go out as one extended-protocol batch closed by a single Sync, so PostgreSQL runs them as
  * one implicit transaction: committed at the Sync, rolled back whole if any statement fails, and
  * answered with one ReadyForQuery. Requests whose outcome depends on their result (`decide`) or is
- * a rollback run the same batch inside `begin` and finish with a second round trip. Connections
+ * a rollback run the same batch inside `begin` and finish with a second round trip. When all
+ * connections are busy, batches are pipelined behind others (see Executor). Connections
  * log in as the superuser but immediately become `authenticator` (as PostgREST's connections are),
  * so a role switch can only reach the roles authenticator was granted. Statements are prepared
  * once per connection under a name derived from their text.
@@ -28,6 +29,22 @@ const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
  */
 export function restPoolSize(): number {
 	return Number(process.env.PARLEY_REST_POOL_SIZE ?? Math.max(4, 2 * availableParallelism()));
+}
+
+/**
+ * Batches a busy connection may carry at once: `PARLEY_REST_PIPELINE_DEPTH`, else 2. 1 turns
+ * pipelining off. With 16 senders on 2 vCPUs, 2 (and 4) sent 14-18% more messages per second
+ * than 1, with 7-12% less PostgreSQL CPU per message; 2 keeps a request queued behind at most one
+ * other when a connection meets a slow one.
+ */
+export function restPipelineDepth(): number {
+	return Math.max(1, Number(process.env.PARLEY_REST_PIPELINE_DEPTH ?? 2));
+}
+
+/** Errors without a SQLSTATE come from the connection itself: it is not reused. */
+function brokenConnection(e: unknown): Error | undefined {
+	const code = (e as { code?: string }).code;
+	return !code || code === '57P01' ? (e as Error) : undefined;
 }
 
 const BEGIN = 'begin isolation level read committed';
@@ -109,19 +126,21 @@ interface BatchStatement extends Statement {
  * A pg "submittable" that writes several statements (Parse when not yet prepared on this
  * connection, Bind, Describe, Execute) and one Sync, and collects one result per statement. pg
  * hands it every answer until the ReadyForQuery that the Sync produces, or the first error (after
- * which PostgreSQL skips everything up to the Sync).
+ * which PostgreSQL skips everything up to the Sync). It extends pg's Query only because pg's
+ * pipeline mode accepts nothing else; it overrides every method pg calls.
  */
-class Batch {
+class Batch extends (pg.Query as unknown as new (config: object) => object) {
 	readonly results: WireResult[] = [];
 	callback?: (error: Error | null, results?: WireResult[]) => void;
 	#statements: BatchStatement[];
 	#prepared: Set<string>;
 	/** The statement whose answers are arriving. */
 	#current = 0;
-	/** Names parsed by this batch, by statement index. */
-	#parsedHere = new Map<number, string>();
+	/** Names this batch parses, in order ('' for unnamed); each ParseComplete confirms the next. */
+	#parsing: string[] = [];
 
 	constructor(statements: BatchStatement[], prepared: Set<string>) {
+		super({});
 		this.#statements = statements;
 		this.#prepared = prepared;
 		for (let i = 0; i < statements.length; i++)
@@ -135,28 +154,24 @@ class Batch {
 		} catch (e) {
 			return e as Error;
 		}
-		// One write for the whole batch: system calls, not SQL, dominate a fast request.
+		// One write for the batch, and for every batch written to this connection in the same tick:
+		// system calls, not SQL, dominate a fast request.
 		connection.stream.cork();
-		try {
-			this.#statements.forEach((s, i) => {
-				const name = s.name ?? '';
-				if (!name || !this.#prepared.has(name)) {
-					// A batch that failed may or may not have prepared it: closing first is harmless.
-					if (name) connection.close({ type: 'S', name });
-					connection.parse({ name, text: s.text, types: [] });
-					if (name) {
-						this.#prepared.add(name);
-						this.#parsedHere.set(i, name);
-					}
-				}
-				connection.bind({ statement: name, values: values[i] });
-				connection.describe({ type: 'P', name: '' });
-				connection.execute({ portal: '', rows: 0 });
-			});
-			connection.sync();
-		} finally {
-			connection.stream.uncork();
-		}
+		process.nextTick(() => connection.stream.uncork());
+		this.#statements.forEach((s, i) => {
+			const name = s.name ?? '';
+			if (!name || !this.#prepared.has(name)) {
+				// Until PostgreSQL confirms a name, every batch that uses it parses it; an earlier
+				// batch may have prepared it meanwhile, so close it first (closing nothing is no error).
+				if (name) connection.close({ type: 'S', name });
+				connection.parse({ name, text: s.text, types: [] });
+				this.#parsing.push(name);
+			}
+			connection.bind({ statement: name, values: values[i] });
+			connection.describe({ type: 'P', name: '' });
+			connection.execute({ portal: '', rows: 0 });
+		});
+		connection.sync();
 		return null;
 	}
 
@@ -177,10 +192,13 @@ class Batch {
 		this.#current++;
 	}
 
+	/** Called for each ParseComplete of this batch. */
+	handleParseComplete(): void {
+		const name = this.#parsing.shift();
+		if (name) this.#prepared.add(name);
+	}
+
 	handleError(error: Error): void {
-		// PostgreSQL skipped every message after the failing one, so the statements parsed from the
-		// failing one on may not be prepared: the next batch that uses them parses them again.
-		for (const [i, name] of this.#parsedHere) if (i >= this.#current) this.#prepared.delete(name);
 		this.callback?.(error);
 	}
 
@@ -193,16 +211,45 @@ class Batch {
 	handleCopyData(): void {}
 }
 
-/** The pool of request connections plus the prepared-statement name registry. */
+/** A pooled connection lent to implicit transactions, with how many of their batches it carries. */
+interface Lane {
+	/** The connection, while the pool is still handing it over too: batches queue behind it at once. */
+	client: Promise<pg.PoolClient>;
+	inFlight: number;
+}
+
+/**
+ * The pool of request connections plus the prepared-statement name registry. When every
+ * connection is busy, an implicit transaction is written behind those already in flight on the
+ * least loaded connection, up to `pipelineDepth` batches per connection, instead of waiting in
+ * Node: PostgreSQL finds the next request already read when it finishes one, so neither side
+ * sleeps and wakes per request, and requests of one tick share a write. Each batch is still its
+ * own transaction (its Sync ends it; an error skips only its own messages). Transactions that take
+ * two round trips (`decide`, `rollback`) get a connection to themselves, and while one waits for
+ * it no batch joins a busy connection, so they are never starved.
+ */
 export class Executor {
 	readonly pool: pg.Pool;
+	#max: number;
+	#pipelineDepth: number;
 	#names = new Map<string, string>();
 	#generation = 0;
-	/** Per connection, the statement names prepared on it. */
+	/** Per connection, the statement names PostgreSQL confirmed it prepared there. */
 	#prepared = new WeakMap<pg.PoolClient, Set<string>>();
+	/** Connections carrying implicit transactions. */
+	#lanes: Lane[] = [];
+	#exclusiveWaiting = 0;
 
-	constructor(connectionString: string, max: number) {
-		this.pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 60_000 });
+	constructor(connectionString: string, max: number, pipelineDepth = restPipelineDepth()) {
+		// pg's pipeline mode writes each query without waiting for the answers before it.
+		this.pool = new pg.Pool({
+			connectionString,
+			max,
+			idleTimeoutMillis: 60_000,
+			...({ pipeline: true } as object)
+		});
+		this.#max = max;
+		this.#pipelineDepth = pipelineDepth;
 		this.pool.on('connect', (client) => {
 			client.query('set session authorization authenticator').catch(() => {});
 		});
@@ -247,7 +294,15 @@ export class Executor {
 
 	#batch(client: pg.PoolClient, statements: BatchStatement[]): Promise<WireResult[]> {
 		let prepared = this.#prepared.get(client);
-		if (!prepared) this.#prepared.set(client, (prepared = new Set()));
+		if (!prepared) {
+			this.#prepared.set(client, (prepared = new Set()));
+			// pg tells only its own named queries of a ParseComplete; batches learn of theirs here.
+			const wire = client as unknown as { connection: NodeJS.EventEmitter; _getActiveQuery(): unknown };
+			wire.connection.on('parseComplete', () => {
+				const active = wire._getActiveQuery();
+				if (active instanceof Batch) active.handleParseComplete();
+			});
+		}
 		const batch = new Batch(statements, prepared);
 		return new Promise((resolve, reject) => {
 			batch.callback = (error, results) => (error ? reject(error) : resolve(results!));
@@ -255,10 +310,21 @@ export class Executor {
 		});
 	}
 
+	/** An idle connection if the pool has one, else the least loaded lane with room, else waits. */
+	#lane(): Lane {
+		const poolBusy = this.pool.totalCount >= this.#max && this.pool.idleCount === 0;
+		if (poolBusy && this.#exclusiveWaiting === 0) {
+			let least: Lane | undefined;
+			for (const lane of this.#lanes) if (!least || lane.inFlight < least.inFlight) least = lane;
+			if (least && least.inFlight < this.#pipelineDepth) return least;
+		}
+		const lane = { client: this.pool.connect(), inFlight: 0 };
+		this.#lanes.push(lane);
+		return lane;
+	}
+
 	/** Runs one request transaction; rejects with the first database error. */
 	async run(o: RunOptions): Promise<RunResult> {
-		const client = await this.pool.connect();
-		let broken: Error | undefined;
 		// Without a decision to take, the batch is the whole transaction; otherwise it opens one.
 		const explicit = Boolean(o.decide || o.rollback);
 		const statements: BatchStatement[] = [];
@@ -266,26 +332,64 @@ export class Executor {
 		statements.push(this.#named(this.#settingsStatement(o.settings, o.readOnly && !explicit)));
 		if (o.explain) statements.push(this.#named(o.explain));
 		statements.push(this.#named(o.main));
+		const outcome = (results: WireResult[]): RunResult => ({
+			main: results[results.length - 1],
+			explain: o.explain ? results[results.length - 2] : undefined
+		});
+		return explicit ? this.#runExplicit(o, statements, outcome) : this.#runImplicit(statements, outcome);
+	}
+
+	async #runImplicit(
+		statements: BatchStatement[],
+		outcome: (r: WireResult[]) => RunResult
+	): Promise<RunResult> {
+		const lane = this.#lane();
+		lane.inFlight++;
+		let client: pg.PoolClient | undefined;
+		let broken: Error | undefined;
 		try {
-			let results: WireResult[];
+			client = await lane.client;
+			return outcome(await this.#batch(client, statements));
+		} catch (e) {
+			broken = brokenConnection(e);
+			throw e;
+		} finally {
+			lane.inFlight--;
+			const i = this.#lanes.indexOf(lane);
+			if (i >= 0 && (lane.inFlight === 0 || broken)) {
+				this.#lanes.splice(i, 1);
+				client?.release(broken);
+			}
+		}
+	}
+
+	async #runExplicit(
+		o: RunOptions,
+		statements: BatchStatement[],
+		outcome: (r: WireResult[]) => RunResult
+	): Promise<RunResult> {
+		this.#exclusiveWaiting++;
+		let client: pg.PoolClient;
+		try {
+			client = await this.pool.connect();
+		} finally {
+			this.#exclusiveWaiting--;
+		}
+		let broken: Error | undefined;
+		try {
+			let result: RunResult;
 			try {
-				results = await this.#batch(client, statements);
+				result = outcome(await this.#batch(client, statements));
 			} catch (e) {
-				if (explicit && (e as { code?: string }).code) await client.query('rollback');
+				// The failed statement left the transaction it opened aborted.
+				if ((e as { code?: string }).code) await client.query('rollback');
 				throw e;
 			}
-			const result: RunResult = {
-				main: results[results.length - 1],
-				explain: o.explain ? results[results.length - 2] : undefined
-			};
-			if (explicit) {
-				const commit = !o.rollback && (!o.decide || o.decide(result.main));
-				await client.query(commit ? 'commit' : 'rollback');
-			}
+			const commit = !o.rollback && (!o.decide || o.decide(result.main));
+			await client.query(commit ? 'commit' : 'rollback');
 			return result;
 		} catch (e) {
-			// Errors without a SQLSTATE come from the connection itself: do not reuse it.
-			if (!(e as { code?: string }).code || (e as { code?: string }).code === '57P01') broken = e as Error;
+			broken = brokenConnection(e);
 			throw e;
 		} finally {
 			client.release(broken);
@@ -293,6 +397,11 @@ export class Executor {
 	}
 
 	async close(): Promise<void> {
+		for (const lane of this.#lanes.splice(0))
+			await lane.client.then(
+				(c) => c.release(),
+				() => {}
+			);
 		await this.pool.end();
 	}
 }
