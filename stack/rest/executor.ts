@@ -230,7 +230,6 @@ interface Lane {
  */
 export class Executor {
 	readonly pool: pg.Pool;
-	#max: number;
 	#pipelineDepth: number;
 	#names = new Map<string, string>();
 	#generation = 0;
@@ -248,7 +247,6 @@ export class Executor {
 			idleTimeoutMillis: 60_000,
 			...({ pipeline: true } as object)
 		});
-		this.#max = max;
 		this.#pipelineDepth = pipelineDepth;
 		this.pool.on('connect', (client) => {
 			client.query('set session authorization authenticator').catch(() => {});
@@ -312,7 +310,7 @@ export class Executor {
 
 	/** An idle connection if the pool has one, else the least loaded lane with room, else waits. */
 	#lane(): Lane {
-		const poolBusy = this.pool.totalCount >= this.#max && this.pool.idleCount === 0;
+		const poolBusy = this.pool.totalCount >= this.pool.options.max! && this.pool.idleCount === 0;
 		if (poolBusy && this.#exclusiveWaiting === 0) {
 			let least: Lane | undefined;
 			for (const lane of this.#lanes) if (!least || lane.inFlight < least.inFlight) least = lane;
