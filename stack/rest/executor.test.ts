@@ -190,4 +190,28 @@ describe('executor', () => {
 		expect(logged).toEqual(expect.arrayContaining(['around 1', 'around 2']));
 		expect(logged).not.toContain('decided');
 	});
+
+	it('fails a request whose value cannot be sent before it reaches the shared connection', async () => {
+		const echo = (value: unknown) => ({
+			text: 'select $1::text as value, pg_backend_pid() as pid',
+			values: [value]
+		});
+		const unsendable = {
+			toPostgres() {
+				throw new Error('unsendable');
+			}
+		};
+		const [first, refused, last] = await Promise.allSettled([
+			pipelined.run({ readOnly: true, settings: settings(), main: echo('a') }),
+			pipelined.run({ readOnly: true, settings: settings(), main: echo(unsendable) }),
+			pipelined.run({ readOnly: true, settings: settings(), main: echo('b') })
+		]);
+		expect(refused).toMatchObject({ status: 'rejected', reason: { message: 'unsendable' } });
+		expect(first).toMatchObject({ status: 'fulfilled', value: { main: { rows: [{ value: 'a' }] } } });
+		expect(last).toMatchObject({ status: 'fulfilled', value: { main: { rows: [{ value: 'b' }] } } });
+		// Nothing was wrong with the connection, so it was kept.
+		const before = (first as PromiseFulfilledResult<RunResult>).value.main.rows[0].pid;
+		const after = await pipelined.run({ readOnly: true, settings: settings(), main: echo('c') });
+		expect(after.main.rows[0].pid).toBe(before);
+	});
 });

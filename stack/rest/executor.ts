@@ -117,9 +117,15 @@ interface WireResult extends pg.QueryResult {
 	addCommandComplete(msg: unknown): void;
 }
 
-/** A statement of a batch: prepared under `name`, or parsed unnamed each time without one. */
-interface BatchStatement extends Statement {
+/**
+ * A statement of a batch: prepared under `name`, or parsed unnamed each time without one; its
+ * values already in wire form, so that a value pg cannot send fails the request before any
+ * connection (which other pipelined requests may share) is involved.
+ */
+interface BatchStatement {
 	name?: string;
+	text: string;
+	values: (string | Buffer | null)[];
 }
 
 /**
@@ -147,18 +153,12 @@ class Batch extends (pg.Query as unknown as new (config: object) => object) {
 			this.results.push(new pg.Result(undefined as never, pg.types) as unknown as WireResult);
 	}
 
-	submit(connection: WireConnection): Error | null {
-		let values: (string | Buffer | null)[][];
-		try {
-			values = this.#statements.map((s) => s.values.map((v) => prepareValue(v)));
-		} catch (e) {
-			return e as Error;
-		}
+	submit(connection: WireConnection): null {
 		// One write for the batch, and for every batch written to this connection in the same tick:
 		// system calls, not SQL, dominate a fast request.
 		connection.stream.cork();
 		process.nextTick(() => connection.stream.uncork());
-		this.#statements.forEach((s, i) => {
+		for (const s of this.#statements) {
 			const name = s.name ?? '';
 			if (!name || !this.#prepared.has(name)) {
 				// Until PostgreSQL confirms a name, every batch that uses it parses it; an earlier
@@ -167,10 +167,10 @@ class Batch extends (pg.Query as unknown as new (config: object) => object) {
 				connection.parse({ name, text: s.text, types: [] });
 				this.#parsing.push(name);
 			}
-			connection.bind({ statement: name, values: values[i] });
+			connection.bind({ statement: name, values: s.values });
 			connection.describe({ type: 'P', name: '' });
 			connection.execute({ portal: '', rows: 0 });
-		});
+		}
 		connection.sync();
 		return null;
 	}
@@ -262,14 +262,15 @@ export class Executor {
 	}
 
 	#named(s: Statement): BatchStatement {
+		const values = s.values.map((v) => prepareValue(v));
 		let name = this.#names.get(s.text);
 		if (!name) {
 			// Bounded: past this many shapes, new ones run unnamed (parsed each time).
-			if (this.#names.size >= 2000) return s;
+			if (this.#names.size >= 2000) return { text: s.text, values };
 			name = `pgrst_${this.#generation}_${this.#names.size}`;
 			this.#names.set(s.text, name);
 		}
-		return { name, text: s.text, values: s.values };
+		return { name, text: s.text, values };
 	}
 
 	#settingsStatement(s: RequestSettings, readOnly: boolean): Statement {
