@@ -214,4 +214,19 @@ describe('executor', () => {
 		const after = await pipelined.run({ readOnly: true, settings: settings(), main: echo('c') });
 		expect(after.main.rows[0].pid).toBe(before);
 	});
+
+	it('reports a row its type parser cannot read as the error of its request only', async () => {
+		const MONEY = 790;
+		pg.types.setTypeParser(MONEY, () => {
+			throw new Error('unreadable');
+		});
+		try {
+			const unreadable = run({ main: { text: 'select 1::money as m', values: [] } });
+			await expect(unreadable).rejects.toThrow('unreadable');
+		} finally {
+			pg.types.setTypeParser(MONEY, (value: string) => value);
+		}
+		// The connection serves the next request.
+		expect((await run({ main: { text: 'select 2 as n', values: [] } })).main.rows).toEqual([{ n: 2 }]);
+	});
 });

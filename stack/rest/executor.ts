@@ -144,6 +144,8 @@ class Batch extends (pg.Query as unknown as new (config: object) => object) {
 	#current = 0;
 	/** Names this batch parses, in order ('' for unnamed); each ParseComplete confirms the next. */
 	#parsing: string[] = [];
+	/** The first error of a type parser on a row of this batch. */
+	#rowError?: Error;
 
 	constructor(statements: BatchStatement[], prepared: Set<string>) {
 		super({});
@@ -180,8 +182,15 @@ class Batch extends (pg.Query as unknown as new (config: object) => object) {
 	}
 
 	handleDataRow(msg: { fields: unknown[] }): void {
+		if (this.#rowError) return;
 		const result = this.results[this.#current];
-		result.addRow(result.parseRow(msg.fields));
+		// A type parser that throws would otherwise throw out of pg's socket handler: as pg's own
+		// Query does, keep the error and report it once the batch is answered.
+		try {
+			result.addRow(result.parseRow(msg.fields));
+		} catch (e) {
+			this.#rowError = e as Error;
+		}
 	}
 
 	handleCommandComplete(msg: unknown): void {
@@ -203,7 +212,8 @@ class Batch extends (pg.Query as unknown as new (config: object) => object) {
 	}
 
 	handleReadyForQuery(): void {
-		this.callback?.(null, this.results);
+		if (this.#rowError) this.callback?.(this.#rowError);
+		else this.callback?.(null, this.results);
 	}
 
 	handlePortalSuspended(): void {}
