@@ -27,7 +27,8 @@ export async function startBenchStack(
 	const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
 	const port = await freePort();
 	const postgres = await startPostgres({ dataDir: join(dir, 'data'), port, settings: { fsync: 'off' } });
-	const dbUrl = postgres.url('postgres');
+	// Every bench client runs on this machine, so all of them take the server's Unix socket.
+	const dbUrl = postgres.localUrl('postgres');
 	try {
 		await applyPlatform(dbUrl);
 		const config = { ...loadConfig(), dbPort: port };

@@ -162,7 +162,7 @@ async function main(): Promise<void> {
 	const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
 	const port = await freePort();
 	const postgres = await startPostgres({ dataDir: join(dir, 'data'), port, settings: { fsync: 'off' } });
-	const dbUrl = postgres.url('postgres');
+	const dbUrl = postgres.localUrl('postgres');
 	let server: { close(): Promise<void> } | undefined;
 	try {
 		await applyPlatform(dbUrl);

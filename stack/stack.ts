@@ -34,9 +34,10 @@ export async function startStack(
 	});
 	try {
 		const dbUrl = databaseUrl(config);
-		const platform = await applyPlatform(dbUrl);
+		const localUrl = postgres.localUrl(config.dbName);
+		const platform = await applyPlatform(localUrl);
 		if (platform.length) log(`platform layer: applied ${platform.join(', ')}`);
-		const migrated = await migrate(dbUrl, {
+		const migrated = await migrate(localUrl, {
 			migrationsDir: config.migrationsDir,
 			seedPath: config.seedPath,
 			seed: config.seedEnabled
@@ -45,7 +46,7 @@ export async function startStack(
 		if (migrated.seeded) log('seed applied: supabase/seed.sql');
 		const gateway = await startServices({
 			config,
-			dbUrl,
+			dbUrl: localUrl,
 			log: (service, message) => log(`[${service}] ${message}`)
 		});
 		return {

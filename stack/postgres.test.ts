@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { socketDirFor, startPostgres, type RunningPostgres } from './postgres.ts';
+import { freePort } from './testing/free-port.ts';
+
+async function serverAddress(url: string): Promise<string | null> {
+	const client = new pg.Client({ connectionString: url });
+	await client.connect();
+	try {
+		return (await client.query<{ addr: string | null }>('select inet_server_addr()::text as addr')).rows[0]
+			.addr;
+	} finally {
+		await client.end();
+	}
+}
+
+describe('embedded PostgreSQL', () => {
+	let dir: string;
+	let postgres: RunningPostgres;
+	beforeAll(async () => {
+		dir = mkdtempSync(join(tmpdir(), 'parley-pg-'));
+		postgres = await startPostgres({ dataDir: join(dir, 'data'), port: await freePort() });
+	});
+	afterAll(async () => {
+		await postgres?.stop();
+		rmSync(dir, { recursive: true, force: true });
+	});
+
+	test('clients anywhere get TCP; services on this machine get the Unix socket in the data folder', async () => {
+		expect(postgres.url()).toContain('@127.0.0.1:');
+		expect(await serverAddress(postgres.url())).toBe('127.0.0.1/32');
+		// PostgreSQL has no server address for a connection through a Unix socket.
+		expect(postgres.localUrl()).toContain(encodeURIComponent(join(dir, 'data')));
+		expect(await serverAddress(postgres.localUrl())).toBeNull();
+	});
+
+	test('the socket path asks for the same password as TCP', async () => {
+		const wrong = postgres.localUrl().replace(/:[^:@/]+@/, ':wrong@');
+		await expect(serverAddress(wrong)).rejects.toThrow(/password authentication failed/);
+	});
+});
+
+describe('socketDirFor', () => {
+	test('puts the socket in the data folder when the path fits the kernel limit', () => {
+		expect(socketDirFor('/tmp/parley/data', 54322)).toBe('/tmp/parley/data');
+	});
+
+	test('gives no socket (TCP only) when the socket path would be too long', () => {
+		const deep = '/tmp/' + 'x'.repeat(100) + '/data';
+		expect(socketDirFor(deep, 54322)).toBeUndefined();
+		// 107 bytes is the longest path that fits; one byte more does not.
+		const fits = '/' + 'a'.repeat(107 - '/.s.PGSQL.54322'.length - 1);
+		expect(socketDirFor(fits, 54322)).toBe(fits);
+		expect(socketDirFor(fits + 'a', 54322)).toBeUndefined();
+	});
+
+	test('gives no socket for a folder whose name would split the comma-separated setting', () => {
+		expect(socketDirFor('/tmp/a,b/data', 54322)).toBeUndefined();
+		expect(socketDirFor('/tmp/"a"/data', 54322)).toBeUndefined();
+	});
+});
