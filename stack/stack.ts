@@ -9,6 +9,7 @@ import { startPostgres, assertPortFree } from './postgres.ts';
 import { applyPlatform } from './platform.ts';
 import { migrate } from './migrations.ts';
 import { startServices } from './services.ts';
+import { useBatchScheduling } from './sched.ts';
 import { defaultStorageDir } from './storage/index.ts';
 
 export interface RunningStack {
@@ -22,6 +23,9 @@ export async function startStack(
 	log: (line: string) => void = console.log
 ): Promise<RunningStack> {
 	await assertPortFree(config.apiPort, config.host, 'The API gateway');
+	// This process is the gateway (sched.ts); what it starts later, such as `npm run dev`'s
+	// Vite and worker, inherits the policy.
+	useBatchScheduling([process.pid]);
 	const postgres = await startPostgres({
 		dataDir: config.dataDir,
 		port: config.dbPort,
