@@ -9,7 +9,7 @@ import { startPostgres, assertPortFree } from './postgres.ts';
 import { applyPlatform } from './platform.ts';
 import { migrate } from './migrations.ts';
 import { startServices } from './services.ts';
-import { useBatchScheduling } from './sched.ts';
+import { batchSchedulingWanted, useBatchScheduling } from './sched.ts';
 import { defaultStorageDir } from './storage/index.ts';
 
 export interface RunningStack {
@@ -25,7 +25,8 @@ export async function startStack(
 	await assertPortFree(config.apiPort, config.host, 'The API gateway');
 	// This process is the gateway (sched.ts); what it starts later, such as `npm run dev`'s
 	// Vite and worker, inherits the policy.
-	useBatchScheduling([process.pid]);
+	if (!useBatchScheduling([process.pid]) && batchSchedulingWanted())
+		log('could not switch to SCHED_BATCH (is util-linux `chrt` installed?): running with the default policy');
 	const postgres = await startPostgres({
 		dataDir: config.dataDir,
 		port: config.dbPort,
