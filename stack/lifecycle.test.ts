@@ -87,11 +87,21 @@ describe('stack lifecycle', () => {
 		expect(first.output()).toContain('migration applied: 20240101000000_ledger.sql');
 		expect(readFileSync(join(project, '.env'), 'utf8')).toContain('PUBLIC_SUPABASE_URL=');
 		await withClient((c) => c.query(`insert into public.ledger values (1, 'before ctrl-c')`));
+		// A REST request opens the schema listener, one more connection open at Ctrl-C.
+		const api = `http://127.0.0.1:${env.PARLEY_API_PORT}/rest/v1/ledger`;
+		const key = /anon key: (\S+)/.exec(first.output())?.[1];
+		expect((await fetch(api, { headers: { apikey: key!, authorization: `Bearer ${key}` } })).status).toBe(
+			200
+		);
 
 		// Ctrl-C reaches the whole foreground process group.
 		process.kill(-first.child.pid!, 'SIGINT');
 		expect(await exited(first.child)).toBe(0);
 		expect(existsSync(join(project, '.stack/data/postmaster.pid'))).toBe(false);
+		// PostgreSQL gets the same Ctrl-C and closes the services' connections as it stops: that
+		// is a normal stop, not something to alarm the user with.
+		const stopping = first.output().slice(first.output().indexOf('stopping the stack'));
+		expect(stopping).not.toMatch(/FATAL|ERROR|error:/);
 
 		const second = await startCli();
 		expect(second.output()).not.toContain('migration applied');

@@ -18,6 +18,9 @@ export interface RunningStack {
 	stop(): Promise<void>;
 }
 
+/** PostgreSQL's message for a connection it ends on a shutdown or pg_terminate_backend. */
+const ADMIN_TERMINATION = 'terminating connection due to administrator command';
+
 export async function startStack(
 	config: StackConfig,
 	log: (line: string) => void = console.log
@@ -34,7 +37,10 @@ export async function startStack(
 		user: config.dbUser,
 		password: config.dbPassword,
 		log: (line) => {
-			if (/ERROR|FATAL|PANIC|WARNING/.test(line)) log(`[postgres] ${line}`);
+			// Ctrl-C reaches PostgreSQL too, and it ends each open connection with this FATAL
+			// line as it stops; so does pg_terminate_backend. Neither is a problem to report.
+			if (/ERROR|FATAL|PANIC|WARNING/.test(line) && !line.includes(ADMIN_TERMINATION))
+				log(`[postgres] ${line}`);
 		}
 	});
 	try {
