@@ -100,6 +100,7 @@ describe('stack lifecycle', () => {
 		expect(existsSync(join(project, '.stack/data/postmaster.pid'))).toBe(false);
 		// PostgreSQL gets the same Ctrl-C and closes the services' connections as it stops: that
 		// is a normal stop, not something to alarm the user with.
+		expect(first.output()).toContain('stopping the stack');
 		const stopping = first.output().slice(first.output().indexOf('stopping the stack'));
 		expect(stopping).not.toMatch(/FATAL|ERROR|error:/);
 

@@ -1,11 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { socketDirFor, startPostgres, type RunningPostgres } from './postgres.ts';
+import {
+	MAX_SOCKET_PATH,
+	canHoldSocket,
+	socketDirFor,
+	startPostgres,
+	type RunningPostgres
+} from './postgres.ts';
 import { freePort } from './testing/free-port.ts';
-import { SCHED_BATCH, schedulingPolicyOf } from './sched.ts';
+import { SCHED_BATCH, batchSchedulingWanted, chrtAvailable, schedulingPolicyOf } from './sched.ts';
 
 async function serverAddress(url: string): Promise<string | null> {
 	const client = new pg.Client({ connectionString: url });
@@ -36,26 +42,50 @@ describe('embedded PostgreSQL', () => {
 		// PostgreSQL has no server address for a connection through a Unix socket.
 		expect(postgres.localUrl()).toContain(encodeURIComponent(join(dir, 'data')));
 		expect(await serverAddress(postgres.localUrl())).toBeNull();
+		// The probe that checked the folder can hold a socket is gone.
+		expect(readdirSync(join(dir, 'data')).filter((f) => f.startsWith('.s.'))).toEqual([
+			`.s.PGSQL.${postgres.port}`,
+			`.s.PGSQL.${postgres.port}.lock`
+		]);
 	});
 
-	test('the server and every backend it starts run under SCHED_BATCH (sched.ts)', async () => {
-		const client = new pg.Client({ connectionString: postgres.url() });
-		await client.connect();
-		try {
-			const { rows } = await client.query<{ pid: number; backend_type: string }>(
-				`select pid, backend_type from pg_stat_activity
+	test.runIf(batchSchedulingWanted() && chrtAvailable())(
+		'the server and every backend it starts run under SCHED_BATCH (sched.ts)',
+		async () => {
+			const client = new pg.Client({ connectionString: postgres.url() });
+			await client.connect();
+			try {
+				const { rows } = await client.query<{ pid: number; backend_type: string }>(
+					`select pid, backend_type from pg_stat_activity
 				 where pid = pg_backend_pid() or backend_type = 'checkpointer'`
-			);
-			expect(rows.map((r) => r.backend_type).sort()).toEqual(['checkpointer', 'client backend']);
-			for (const row of rows) expect(schedulingPolicyOf(row.pid)).toBe(SCHED_BATCH);
-		} finally {
-			await client.end();
+				);
+				expect(rows.map((r) => r.backend_type).sort()).toEqual(['checkpointer', 'client backend']);
+				for (const row of rows) expect(schedulingPolicyOf(row.pid)).toBe(SCHED_BATCH);
+			} finally {
+				await client.end();
+			}
 		}
-	});
+	);
 
 	test('the socket path asks for the same password as TCP', async () => {
 		const wrong = postgres.localUrl().replace(/:[^:@/]+@/, ':wrong@');
 		await expect(serverAddress(wrong)).rejects.toThrow(/password authentication failed/);
+	});
+});
+
+describe('canHoldSocket', () => {
+	test('makes and removes a probe socket; says no where none can be made', async () => {
+		const dir = mkdtempSync(join(tmpdir(), 'parley-socket-'));
+		try {
+			expect(await canHoldSocket(dir, 54322)).toBe(true);
+			expect(readdirSync(dir)).toEqual([]);
+			// A folder in the probe's place: no socket can be bound there.
+			mkdirSync(join(dir, '.s.PROBE.54322'));
+			expect(await canHoldSocket(dir, 54322)).toBe(false);
+			expect(await canHoldSocket(join(dir, 'missing'), 54322)).toBe(false);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
 	});
 });
 
@@ -67,14 +97,16 @@ describe('socketDirFor', () => {
 	test('gives no socket (TCP only) when the socket path would be too long', () => {
 		const deep = '/tmp/' + 'x'.repeat(100) + '/data';
 		expect(socketDirFor(deep, 54322)).toBeUndefined();
-		// 107 bytes is the longest path that fits; one byte more does not.
-		const fits = '/' + 'a'.repeat(107 - '/.s.PGSQL.54322'.length - 1);
+		// The longest path that fits, and one byte more.
+		const fits = '/' + 'a'.repeat(MAX_SOCKET_PATH - '/.s.PGSQL.54322'.length - 1);
 		expect(socketDirFor(fits, 54322)).toBe(fits);
 		expect(socketDirFor(fits + 'a', 54322)).toBeUndefined();
 	});
 
-	test('gives no socket for a folder whose name would split the comma-separated setting', () => {
+	test('gives no socket for a folder name PostgreSQL would read differently', () => {
 		expect(socketDirFor('/tmp/a,b/data', 54322)).toBeUndefined();
 		expect(socketDirFor('/tmp/"a"/data', 54322)).toBeUndefined();
+		expect(socketDirFor('/tmp/a/data ', 54322)).toBeUndefined();
+		expect(socketDirFor('/tmp/a b/data', 54322)).toBe('/tmp/a b/data');
 	});
 });

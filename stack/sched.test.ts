@@ -1,23 +1,35 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { SCHED_BATCH, childrenOf, schedulingPolicyOf, useBatchScheduling } from './sched.ts';
+import {
+	SCHED_BATCH,
+	batchSchedulingWanted,
+	chrtAvailable,
+	childrenOf,
+	schedulingPolicyOf,
+	useBatchScheduling
+} from './sched.ts';
 
 const SCHED_OTHER = 0;
+
 const started: ChildProcess[] = [];
+const userSetting = process.env.PARLEY_SCHED_BATCH;
 afterEach(() => {
 	for (const child of started.splice(0)) child.kill();
-	delete process.env.PARLEY_SCHED_BATCH;
+	if (userSetting === undefined) delete process.env.PARLEY_SCHED_BATCH;
+	else process.env.PARLEY_SCHED_BATCH = userSetting;
 });
 
+/** A process under the default policy, whatever policy this test runner has. */
 function sleeper(): number {
-	const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+	const child = spawn('chrt', ['--other', '0', 'sleep', '30'], { stdio: 'ignore' });
 	started.push(child);
 	return child.pid!;
 }
 
-describe('batch scheduling', () => {
+describe.runIf(chrtAvailable())('batch scheduling', () => {
 	test('switches a running process to SCHED_BATCH', () => {
+		delete process.env.PARLEY_SCHED_BATCH;
 		const pid = sleeper();
 		expect(schedulingPolicyOf(pid)).toBe(SCHED_OTHER);
 		expect(useBatchScheduling([pid])).toBe(true);
@@ -26,17 +38,22 @@ describe('batch scheduling', () => {
 
 	test('PARLEY_SCHED_BATCH=0 leaves the policy alone', () => {
 		process.env.PARLEY_SCHED_BATCH = '0';
+		expect(batchSchedulingWanted()).toBe(false);
 		const pid = sleeper();
 		expect(useBatchScheduling([pid])).toBe(false);
 		expect(schedulingPolicyOf(pid)).toBe(SCHED_OTHER);
 	});
 
 	test('reports a process it could not switch, and still switches the others', () => {
+		delete process.env.PARLEY_SCHED_BATCH;
 		const pid = sleeper();
+		// Above the largest pid Linux hands out (2^22), so never a live process.
 		expect(useBatchScheduling([2 ** 22 + 1, pid])).toBe(false);
 		expect(schedulingPolicyOf(pid)).toBe(SCHED_BATCH);
 	});
+});
 
+describe.runIf(process.platform === 'linux')('process listing', () => {
 	test('lists the children of a process', async () => {
 		const shell = spawn('sh', ['-c', 'sleep 30 & sleep 30 & wait'], { stdio: 'ignore' });
 		started.push(shell);

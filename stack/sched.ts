@@ -20,6 +20,17 @@ export function batchSchedulingWanted(env: NodeJS.ProcessEnv = process.env): boo
 	return process.platform === 'linux' && env.PARLEY_SCHED_BATCH !== '0';
 }
 
+/** Whether util-linux's `chrt` can be run here (Linux only). */
+export function chrtAvailable(): boolean {
+	if (process.platform !== 'linux') return false;
+	try {
+		execFileSync('chrt', ['--version'], { stdio: 'ignore' });
+		return true;
+	} catch {
+		return false;
+	}
+}
+
 /**
  * Puts every thread of each process in `pids` under `SCHED_BATCH` with util-linux's `chrt`
  * (Node has no binding for `sched_setscheduler`). Returns whether all of them were switched;
