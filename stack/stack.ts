@@ -18,8 +18,14 @@ export interface RunningStack {
 	stop(): Promise<void>;
 }
 
-/** PostgreSQL's message for a connection it ends on a shutdown or pg_terminate_backend. */
+/**
+ * Ctrl-C reaches PostgreSQL as well as the stack, so PostgreSQL ends every open connection while
+ * the services are still closing theirs. Its FATAL line for each connection, and the services'
+ * reports of losing one once PostgreSQL has begun to stop, are the normal course of a stop and
+ * are not shown. (The same FATAL line follows pg_terminate_backend; the services reconnect.)
+ */
 const ADMIN_TERMINATION = 'terminating connection due to administrator command';
+const SHUTDOWN_REQUEST = /received (smart|fast|immediate) shutdown request/;
 
 export async function startStack(
 	config: StackConfig,
@@ -30,6 +36,7 @@ export async function startStack(
 	// Vite and worker, inherits the policy.
 	if (!useBatchScheduling([process.pid]) && batchSchedulingWanted())
 		log('could not switch to SCHED_BATCH (is util-linux `chrt` installed?): running with the default policy');
+	let databaseStopping = false;
 	const postgres = await startPostgres({
 		dataDir: config.dataDir,
 		port: config.dbPort,
@@ -37,8 +44,7 @@ export async function startStack(
 		user: config.dbUser,
 		password: config.dbPassword,
 		log: (line) => {
-			// Ctrl-C reaches PostgreSQL too, and it ends each open connection with this FATAL
-			// line as it stops; so does pg_terminate_backend. Neither is a problem to report.
+			if (SHUTDOWN_REQUEST.test(line)) databaseStopping = true;
 			if (/ERROR|FATAL|PANIC|WARNING/.test(line) && !line.includes(ADMIN_TERMINATION))
 				log(`[postgres] ${line}`);
 		}
@@ -58,7 +64,9 @@ export async function startStack(
 		const gateway = await startServices({
 			config,
 			dbUrl: localUrl,
-			log: (service, message) => log(`[${service}] ${message}`)
+			log: (service, message) => {
+				if (!databaseStopping && !message.includes(ADMIN_TERMINATION)) log(`[${service}] ${message}`);
+			}
 		});
 		return {
 			apiUrl: gateway.url,

@@ -345,11 +345,7 @@ export class SchemaCache {
 	/** Starts listening on channel `pgrst` for reload requests. */
 	async listen(connectionString: string): Promise<void> {
 		const client = new pg.Client({ connectionString });
-		client.on('error', (e) => {
-			// A server that is stopping ends the connection (57P01); 'end' below reconnects, and
-			// says so if that fails.
-			if ((e as { code?: string }).code !== '57P01') this.#log(`schema listener error: ${e.message}`);
-		});
+		client.on('error', (e) => this.#log(`schema listener error: ${e.message}`));
 		client.on('notification', (msg) => {
 			const payload = (msg.payload ?? '').trim();
 			if (payload === '' || payload === 'reload schema')
