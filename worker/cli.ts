@@ -35,15 +35,21 @@ async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> 
 	}
 }
 
+/** Signals this close together are one request to stop. */
+const SAME_STOP_MS = 1000;
+
 async function run(): Promise<void> {
 	const worker = await startWorker(config, { log });
-	let signalled = false;
+	let signalledAt: number | undefined;
 	const shutdown = (signal: string) => {
-		if (signalled) {
+		if (signalledAt !== undefined) {
+			// Ctrl-C under `npm run dev` arrives twice at once: from the terminal, and as the
+			// SIGTERM dev.ts forwards. Only a signal sent later, once the stop seems stuck, forces.
+			if (Date.now() - signalledAt < SAME_STOP_MS) return;
 			log('worker.forced_exit', { signal }, 'warn');
 			process.exit(1);
 		}
-		signalled = true;
+		signalledAt = Date.now();
 		log('worker.signal', { signal });
 		worker.stop().then(
 			() => process.exit(0),

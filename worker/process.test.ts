@@ -104,10 +104,13 @@ describe('worker process', () => {
 		expect(service.attemptsFor(browser.id).map((a) => a.outcome)).toEqual(['aborted', '201']);
 		expect(service.deliveries).toHaveLength(1);
 
-		// SIGTERM: a graceful stop with exit code 0.
+		// Ctrl-C under `npm run dev`: SIGINT from the terminal and SIGTERM from dev.ts at once make
+		// one graceful stop with exit code 0, not a forced one.
+		second.process.kill('SIGINT');
 		second.process.kill('SIGTERM');
 		expect((await second.exited).code).toBe(0);
 		expect(second.logs.map((l) => l.event)).toContain('worker.stopped');
+		expect(second.logs.map((l) => l.event)).not.toContain('worker.forced_exit');
 		expect(second.logs.every((l) => typeof l.time === 'string' && typeof l.level === 'string')).toBe(true);
 	});
 
