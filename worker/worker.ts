@@ -53,16 +53,23 @@ export function poolDatabase(pool: pg.Pool): Database {
 		query: (text, params) => pool.query(text, params as unknown[]),
 		async transaction(fn) {
 			const client = await pool.connect();
+			// The pool stops listening for a client's errors while it is checked out, and an
+			// unheard 'error' (the server stopping mid-transaction) would end the process. The
+			// failing query rejects anyway; the dead connection is then discarded, not pooled.
+			let lost: Error | undefined;
+			const onError = (error: Error) => (lost = error);
+			client.on('error', onError);
 			try {
 				await client.query('begin');
 				const result = await fn({ query: (text, params) => client.query(text, params as unknown[]) });
 				await client.query('commit');
 				return result;
 			} catch (error) {
-				await client.query('rollback').catch(() => undefined);
+				if (!lost) await client.query('rollback').catch(() => undefined);
 				throw error;
 			} finally {
-				client.release();
+				client.off('error', onError);
+				client.release(lost);
 			}
 		}
 	};
