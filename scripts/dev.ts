@@ -36,7 +36,8 @@ const children: ChildProcess[] = [];
 const bin = (name: string) => join(config.root, 'node_modules/.bin', name);
 // Children get the stack's variables directly, so they work whatever `.env` holds.
 const childEnv = { ...process.env, ...env };
-children.push(spawn(bin('vite'), ['dev'], { stdio: 'inherit', env: childEnv }));
+// On this process's Node (the project's own), not whatever `node` the bin script's shebang finds.
+children.push(spawn(process.execPath, [bin('vite'), 'dev'], { stdio: 'inherit', env: childEnv }));
 if (existsSync(join(config.root, 'worker/cli.ts'))) {
 	children.push(spawn(process.execPath, ['worker/cli.ts', 'run'], { stdio: 'inherit', env: childEnv }));
 }
