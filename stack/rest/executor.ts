@@ -390,8 +390,9 @@ export class Executor {
 			try {
 				result = outcome(await this.#batch(client, statements));
 			} catch (e) {
-				// The failed statement left the transaction it opened aborted.
-				if ((e as { code?: string }).code) await client.query('rollback');
+				// The failed statement left the transaction it opened aborted; a broken connection
+				// has no transaction left to end.
+				if (!brokenConnection(e)) await client.query('rollback');
 				throw e;
 			}
 			const commit = !o.rollback && (!o.decide || o.decide(result.main));
