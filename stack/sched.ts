@@ -3,8 +3,9 @@
  *
  * PostgreSQL and the gateway hand work to each other once or twice per request. Under the
  * default policy a process that wakes another is often preempted by it on the spot, so every
- * request costs several context switches, which are dear on virtual machines. Under `SCHED_BATCH` a woken process waits for the next scheduling tick or for a free
- * CPU instead, and each side gets through more of its queue per turn. Priorities (nice values)
+ * request costs several context switches, which are dear on virtual machines. Under
+ * `SCHED_BATCH` a woken process waits for the next scheduling tick or for a free CPU instead,
+ * and each side gets through more of its queue per turn. Priorities (nice values)
  * are unchanged. The policy is inherited by the processes a process starts later, so setting it
  * on the postmaster covers every backend. `PARLEY_SCHED_BATCH=0` keeps the default policy.
  */
