@@ -1,6 +1,7 @@
 import { createServerClient } from '@supabase/ssr';
 import type { Handle } from '@sveltejs/kit/hooks';
 import { PUBLIC_SUPABASE_ANON_KEY, PUBLIC_SUPABASE_URL } from '$app/env/public';
+import { methodNotAllowed } from './lib/server/api/handler.ts';
 
 /** One Supabase client per request, reading and writing the session cookies. */
 export const handle: Handle = async ({ event, resolve }) => {
@@ -37,7 +38,12 @@ export const handle: Handle = async ({ event, resolve }) => {
 	event.locals.session = session;
 	event.locals.user = user;
 
-	return resolve(event, {
+	const response = await resolve(event, {
 		filterSerializedResponseHeaders: (name) => name === 'content-range' || name === 'x-supabase-api-version'
 	});
+	// The HTTP API answers every refusal in its `{error}` shape, a missing method too.
+	if (response.status === 405 && event.url.pathname.startsWith('/api/')) {
+		return methodNotAllowed(event.request.method, response.headers.get('allow'));
+	}
+	return response;
 };

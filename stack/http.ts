@@ -5,6 +5,39 @@ export class PayloadTooLargeError extends Error {
 	override name = 'PayloadTooLargeError';
 }
 
+/**
+ * The deepest JSON nesting the stack accepts in a request body, a Realtime frame or Storage
+ * metadata. Deliberately stricter than Supabase (documented in docs/live-channels.md): real
+ * payloads nest a few levels, while a value thousands of levels deep overflows the recursion of
+ * JSON.stringify and of PostgreSQL's json parser, turning bad input into a 500.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+export class JsonDepthError extends Error {
+	override name = 'JsonDepthError';
+	constructor(limit: number) {
+		super(`JSON nested deeper than ${limit} levels`);
+	}
+}
+
+/** JSON.parse that first refuses text nesting arrays and objects deeper than `limit` (one pass, no recursion). */
+export function parseJson(text: string, limit = MAX_JSON_DEPTH): unknown {
+	let depth = 0;
+	let inString = false;
+	for (let i = 0; i < text.length; i++) {
+		const c = text.charCodeAt(i);
+		if (inString) {
+			if (c === 0x5c)
+				i++; // backslash: skip the escaped character
+			else if (c === 0x22) inString = false;
+		} else if (c === 0x22) inString = true;
+		else if (c === 0x7b || c === 0x5b) {
+			if (++depth > limit) throw new JsonDepthError(limit);
+		} else if (c === 0x7d || c === 0x5d) depth--;
+	}
+	return JSON.parse(text);
+}
+
 /** Reads the whole request body, refusing more than `limit` bytes. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 	const declared = Number(req.headers['content-length'] ?? 0);

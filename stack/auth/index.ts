@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import pg from 'pg';
 import type { GatewayContext, Service } from '../gateway.ts';
 import type { ServiceDeps } from '../services.ts';
-import { PayloadTooLargeError, readBody, sendJson } from '../http.ts';
+import { parseJson, PayloadTooLargeError, readBody, sendJson } from '../http.ts';
 import { JwtError, verifyJwt, type Claims } from '../jwt.ts';
 import { AuthError, badRequest, forbidden, notSupported, sendAuthError, unprocessable } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -84,7 +84,7 @@ async function jsonBody(req: IncomingMessage): Promise<Json> {
 	if (!text) return {};
 	let parsed: unknown;
 	try {
-		parsed = JSON.parse(text);
+		parsed = parseJson(text);
 	} catch (error) {
 		throw badRequest('bad_json', `Could not parse request body as JSON: ${(error as Error).message}`);
 	}

@@ -319,6 +319,26 @@ export class Connection implements ChannelSocket {
 		}
 	}
 
+	/**
+	 * The outcome of a re-check after a committed change (reauthorize.ts): a channel that can no
+	 * longer read what it could is closed as a refused token refresh is; one that can no longer
+	 * write stops being able to, and its presence leaves at once.
+	 */
+	reauthorized(channel: Channel, read: Permissions, write: Permissions): void {
+		if (channel.closed || this.#channels.get(channel.topic) !== channel) return;
+		const previous = channel.read;
+		if ((previous.broadcast && !read.broadcast) || (previous.presence && !read.presence)) {
+			return this.#shutdown(
+				channel,
+				`You no longer have permission to read from this Channel topic: ${channel.name}`
+			);
+		}
+		channel.read = read;
+		channel.write = write;
+		channel.writeCheck = null;
+		if (!write.presence) this.#ctx.hub.untrack(channel);
+	}
+
 	/** Re-checks the channel's token when it expires (or every `tokenRecheckMs`). */
 	#scheduleTokenCheck(channel: Channel): void {
 		if (channel.tokenTimer) clearTimeout(channel.tokenTimer);

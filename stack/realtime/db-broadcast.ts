@@ -9,6 +9,11 @@
  * the writing transaction: an earlier NOTIFY-based design serialized every broadcasting commit on
  * PostgreSQL's global notify lock, which halved send throughput.
  *
+ * When the database has a publication named `realtime_authorization`, the same stream carries its
+ * tables' changes too: after such a commit is delivered, `onAuthorizationChange` gets the changed
+ * rows' values, and the open channels they can concern are authorized again (reauthorize.ts).
+ * This is the embedded stack's own strictness; hosted Supabase re-checks only on a new token.
+ *
  * The slot is temporary, so no WAL is retained while the stack is down; like Supabase's
  * replication connection, rows committed while the connection is down are not replayed, and the
  * connection is re-opened with backoff.
@@ -23,11 +28,14 @@ import {
 	parsePgOutput,
 	rowOf,
 	standbyStatusUpdate,
+	type ColumnValue,
 	type Relation
 } from './pgoutput.ts';
 
 /** The publication Supabase's Realtime reads broadcast rows from. */
 export const PUBLICATION = 'supabase_realtime_messages_publication';
+/** Tables whose committed changes make the stack re-check open private channels (optional). */
+export const AUTHORIZATION_PUBLICATION = 'realtime_authorization';
 /** `application_name` of the replication connection (visible in pg_stat_activity). */
 export const REPLICATION_APPLICATION_NAME = 'parley_realtime_replication';
 
@@ -40,7 +48,15 @@ export interface DbBroadcastOptions {
 	retentionMs: number;
 	janitorIntervalMs: number;
 	log: (message: string) => void;
+	/**
+	 * A committed transaction changed rows of the authorization publication: their values (old
+	 * key and new row), or 'all' after a truncate. Called after the transaction's broadcasts went out.
+	 */
+	onAuthorizationChange?: (values: AuthorizationChange) => void;
 }
+
+/** What changed in the authorization publication's tables in one transaction. */
+export type AuthorizationChange = Set<string> | 'all';
 
 /** What the replication stream uses of pg's connection while in CopyBoth mode. */
 interface CopyConnection {
@@ -78,19 +94,20 @@ export function withId(payload: string | null, id: string): string {
 class ReplicationStream {
 	#relations = new Map<number, Relation>();
 	#pending: MessageRow[] = [];
+	#changed: AuthorizationChange | null = null;
 	#inTransaction = false;
 	#lsn: bigint;
 	#connection: CopyConnection | null = null;
 	#timer: NodeJS.Timeout;
 	readonly sql: string;
-	readonly deliver: (rows: MessageRow[]) => void;
+	readonly deliver: (rows: MessageRow[], changed: AuthorizationChange | null) => void;
 	readonly fail: (error: Error) => void;
 
 	constructor(
 		sql: string,
 		startLsn: bigint,
 		statusIntervalMs: number,
-		deliver: (rows: MessageRow[]) => void,
+		deliver: (rows: MessageRow[], changed: AuthorizationChange | null) => void,
 		fail: (error: Error) => void
 	) {
 		this.sql = sql;
@@ -130,6 +147,7 @@ class ReplicationStream {
 				break;
 			case 'begin':
 				this.#pending = [];
+				this.#changed = null;
 				this.#inTransaction = true;
 				break;
 			case 'insert': {
@@ -137,18 +155,38 @@ class ReplicationStream {
 				if (!relation) throw new Error(`insert for unknown relation ${message.relationId}`);
 				if (relation.schema === 'realtime' && relation.name.startsWith('messages')) {
 					this.#pending.push(rowOf(relation, message.values));
+				} else {
+					this.#noteChange(message.values);
 				}
 				break;
 			}
+			case 'update':
+				this.#noteChange(message.values, message.old ?? []);
+				break;
+			case 'delete':
+				this.#noteChange(message.old);
+				break;
+			case 'truncate':
+				this.#changed = 'all';
+				break;
 			case 'commit': {
 				const rows = this.#pending;
+				const changed = this.#changed;
 				this.#pending = [];
+				this.#changed = null;
 				this.#inTransaction = false;
 				this.#lsn = message.endLsn;
-				if (rows.length > 0) this.deliver(rows);
+				if (rows.length > 0 || changed) this.deliver(rows, changed);
 				break;
 			}
 		}
+	}
+
+	/** Only the authorization publication's tables send updates, deletes and other inserts. */
+	#noteChange(...tuples: ColumnValue[][]): void {
+		if (this.#changed === 'all') return;
+		this.#changed ??= new Set();
+		for (const tuple of tuples) for (const v of tuple) if (typeof v === 'string') this.#changed.add(v);
 	}
 
 	#confirm(): void {
@@ -183,7 +221,12 @@ export function startDbBroadcast(options: DbBroadcastOptions): DbBroadcaster {
 	let resolveReady!: () => void;
 	const ready = new Promise<void>((resolve) => (resolveReady = resolve));
 
-	function deliver(rows: MessageRow[]): void {
+	function deliver(rows: MessageRow[], changed: AuthorizationChange | null): void {
+		deliverRows(rows);
+		if (changed) options.onAuthorizationChange?.(changed);
+	}
+
+	function deliverRows(rows: MessageRow[]): void {
 		for (const row of rows) {
 			if (row.extension !== 'broadcast' || !row.event || !row.topic || !row.id) continue;
 			const key = topicKey(row.topic, row.private === 't');
@@ -248,8 +291,13 @@ export function startDbBroadcast(options: DbBroadcastOptions): DbBroadcaster {
 				await c.end();
 				return;
 			}
+			// A missing publication would fail START_REPLICATION: name it only when it exists.
+			const authz = await c.query(
+				`select 1 from pg_catalog.pg_publication where pubname = '${AUTHORIZATION_PUBLICATION}'`
+			);
+			const publications = authz.rowCount ? `${PUBLICATION},${AUTHORIZATION_PUBLICATION}` : PUBLICATION;
 			const s = new ReplicationStream(
-				`START_REPLICATION SLOT ${slot} LOGICAL 0/0 (proto_version '1', publication_names '${PUBLICATION}')`,
+				`START_REPLICATION SLOT ${slot} LOGICAL 0/0 (proto_version '1', publication_names '${publications}')`,
 				parseLsn(created.rows[0].consistent_point),
 				options.statusIntervalMs,
 				deliver,

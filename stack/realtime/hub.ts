@@ -13,6 +13,8 @@ import { encodeText, encodeUserBroadcast, type UserBroadcast, type Vsn } from '.
 export interface ChannelSocket {
 	readonly vsn: Vsn;
 	send(data: string | Buffer): void;
+	/** A re-check after a change (reauthorize.ts) found these permissions: keep, narrow or close the channel. */
+	reauthorized?(channel: Channel, read: Permissions, write: Permissions): void;
 }
 
 /** One joined channel of one socket. */
@@ -68,6 +70,11 @@ export class Hub {
 		const diff = presence?.untrack(channel);
 		if (presence && presence.size === 0) this.#presence.delete(channel.key);
 		if (diff) this.presenceDiff(channel.key, diff);
+	}
+
+	/** Every joined private channel. */
+	*privateChannels(): Generator<Channel> {
+		for (const [key, set] of this.#topics) if (key.startsWith('private:')) yield* set;
 	}
 
 	/** Number of channels joined to `key`. */

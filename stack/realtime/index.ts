@@ -5,7 +5,8 @@
  * HTTP broadcast API. `postgres_changes` is not supported (joins get a clear `system` error).
  *
  * Modules: protocol (frames), connection (one socket), hub (topics, fan-out), presence,
- * authorization (RLS checks), db-broadcast (logical replication, pgoutput.ts), http-api, tokens, options.
+ * authorization (RLS checks), db-broadcast (logical replication, pgoutput.ts), reauthorize (checks
+ * again after changes that can revoke access), http-api, tokens, options.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -14,7 +15,9 @@ import { WebSocketServer } from 'ws';
 import type { Service } from '../gateway.ts';
 import type { ServiceDeps } from '../services.ts';
 import { Connection, type ConnectionContext } from './connection.ts';
+import { readPermissions, writePermissions } from './authorization.ts';
 import { startDbBroadcast, type DbBroadcaster } from './db-broadcast.ts';
+import { createReauthorizer } from './reauthorize.ts';
 import { handleHttp } from './http-api.ts';
 import { Hub } from './hub.ts';
 import { DEFAULT_REALTIME_OPTIONS, optionsFromEnv, type RealtimeOptions } from './options.ts';
@@ -64,15 +67,27 @@ export function createRealtimeService(
 			});
 			pool.on('error', (error) => log(`pool error: ${error.message}`));
 		}
-		db ??= startDbBroadcast({
-			dbUrl: deps.dbUrl,
-			hub,
-			reconnectMs: options.replicationReconnectMs,
-			statusIntervalMs: options.replicationStatusMs,
-			retentionMs: options.retentionMs,
-			janitorIntervalMs: options.janitorIntervalMs,
-			log
-		});
+		if (!db) {
+			const checks = pool;
+			// After a change that can revoke access, open channels are checked again (embedded only).
+			const reauthorizer = createReauthorizer({
+				channels: () => hub.privateChannels(),
+				read: (channel) => readPermissions(checks, channel.name, channel.claims),
+				write: (channel) => writePermissions(checks, channel.name, channel.claims),
+				apply: (channel, read, write) => channel.socket.reauthorized?.(channel, read, write),
+				log
+			});
+			db = startDbBroadcast({
+				dbUrl: deps.dbUrl,
+				hub,
+				onAuthorizationChange: (change) => void reauthorizer.changed(change),
+				reconnectMs: options.replicationReconnectMs,
+				statusIntervalMs: options.replicationStatusMs,
+				retentionMs: options.retentionMs,
+				janitorIntervalMs: options.janitorIntervalMs,
+				log
+			});
+		}
 		return { pool, db };
 	}
 

@@ -54,6 +54,28 @@ describe('pgoutput messages', () => {
 		});
 	});
 
+	test('a delete carries the old key; an update its new row, and the old one when the identity changed', () => {
+		const d = new Writer().byte('D').int32(7).byte('K').int16(2).text('c1').text('u1');
+		expect(parsePgOutput(d.done())).toEqual({ type: 'delete', relationId: 7, old: ['c1', 'u1'] });
+		const u = new Writer().byte('U').int32(7).byte('N').int16(2).text('c1').byte('n');
+		expect(parsePgOutput(u.done())).toEqual({
+			type: 'update',
+			relationId: 7,
+			old: null,
+			values: ['c1', null]
+		});
+		const keyed = new Writer().byte('U').int32(7).byte('O').int16(1).text('a').byte('N').int16(1).text('b');
+		expect(parsePgOutput(keyed.done())).toEqual({ type: 'update', relationId: 7, old: ['a'], values: ['b'] });
+		expect(() => parsePgOutput(new Writer().byte('D').int32(7).byte('N').int16(0).done())).toThrow(
+			/old tuple/
+		);
+	});
+
+	test('a truncate lists its relations', () => {
+		const t = new Writer().byte('T').int32(2).byte(1).int32(7).int32(9);
+		expect(parsePgOutput(t.done())).toEqual({ type: 'truncate', relationIds: [7, 9] });
+	});
+
 	test('an insert carries text values, nulls and unchanged TOAST markers, multi-byte text intact', () => {
 		const w = new Writer().byte('I').int32(16501).byte('N').int16(4);
 		w.text('{"emoji": "👍"}').byte('n').byte('u').text('t');

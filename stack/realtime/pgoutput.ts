@@ -1,8 +1,8 @@
 /**
  * The parts of PostgreSQL's streaming replication protocol that database broadcasts need: the
  * walsender's CopyData frames (XLogData, keepalive), the standby status update we answer with,
- * and the pgoutput messages inside XLogData (protocol version 1: Begin, Relation, Insert, Commit;
- * every other message is recognised and skipped). Pure functions over buffers, so they are
+ * and the pgoutput messages inside XLogData (protocol version 1: Begin, Relation, Insert, Update,
+ * Delete, Truncate, Commit; every other message is recognised and skipped). Pure functions over buffers, so they are
  * tested without a server. See "Streaming Replication Protocol" and "Logical Replication Message
  * Formats" in the PostgreSQL documentation.
  */
@@ -23,6 +23,10 @@ export type PgOutputMessage =
 	| { type: 'commit'; commitLsn: bigint; endLsn: bigint }
 	| { type: 'relation'; relation: Relation }
 	| { type: 'insert'; relationId: number; values: ColumnValue[] }
+	/** `old` is the replica identity's columns (key or full row), when the server sent them. */
+	| { type: 'update'; relationId: number; old: ColumnValue[] | null; values: ColumnValue[] }
+	| { type: 'delete'; relationId: number; old: ColumnValue[] }
+	| { type: 'truncate'; relationIds: number[] }
 	| { type: 'other'; tag: string };
 
 /** A CopyData frame from the walsender. */
@@ -160,6 +164,31 @@ export function parsePgOutput(data: Buffer): PgOutputMessage {
 			const marker = String.fromCharCode(r.byte());
 			if (marker !== 'N') throw new Error(`pgoutput: insert without a new tuple ("${marker}")`);
 			return { type: 'insert', relationId, values: tupleData(r) };
+		}
+		case 'U': {
+			const relationId = r.uint32();
+			let marker = String.fromCharCode(r.byte());
+			let old: ColumnValue[] | null = null;
+			if (marker === 'K' || marker === 'O') {
+				old = tupleData(r);
+				marker = String.fromCharCode(r.byte());
+			}
+			if (marker !== 'N') throw new Error(`pgoutput: update without a new tuple ("${marker}")`);
+			return { type: 'update', relationId, old, values: tupleData(r) };
+		}
+		case 'D': {
+			const relationId = r.uint32();
+			const marker = String.fromCharCode(r.byte());
+			if (marker !== 'K' && marker !== 'O')
+				throw new Error(`pgoutput: delete without an old tuple ("${marker}")`);
+			return { type: 'delete', relationId, old: tupleData(r) };
+		}
+		case 'T': {
+			const count = r.uint32();
+			r.byte(); // options (cascade, restart identity)
+			const relationIds: number[] = [];
+			for (let i = 0; i < count; i++) relationIds.push(r.uint32());
+			return { type: 'truncate', relationIds };
 		}
 		default:
 			return { type: 'other', tag };

@@ -5,6 +5,8 @@
  * and kind 4 (server → client: topic, user event, metadata, encoding, payload).
  */
 
+import { JsonDepthError, parseJson } from '../http.ts';
+
 export type Vsn = '1.0.0' | '2.0.0';
 
 /** A decoded JSON frame. */
@@ -54,9 +56,11 @@ function asRef(value: unknown): string | null {
 export function decodeText(vsn: Vsn, text: string): Frame {
 	let parsed: unknown;
 	try {
-		parsed = JSON.parse(text);
-	} catch {
-		throw new ProtocolError('frame is not valid JSON');
+		parsed = parseJson(text);
+	} catch (error) {
+		throw new ProtocolError(
+			error instanceof JsonDepthError ? `frame ${error.message}` : 'frame is not valid JSON'
+		);
 	}
 	if (vsn === '2.0.0') {
 		if (!Array.isArray(parsed) || parsed.length < 5) {
@@ -102,7 +106,7 @@ export function decodeBinary(buf: Buffer): BinaryPush {
 	let meta: Record<string, unknown> | undefined;
 	if (metadata) {
 		try {
-			meta = JSON.parse(metadata) as Record<string, unknown>;
+			meta = parseJson(metadata) as Record<string, unknown>;
 		} catch {
 			throw new ProtocolError('binary frame metadata is not JSON');
 		}
@@ -110,7 +114,7 @@ export function decodeBinary(buf: Buffer): BinaryPush {
 	const data = buf.subarray(offset);
 	if (encoding === 'json') {
 		try {
-			JSON.parse(data.toString('utf8'));
+			parseJson(data.toString('utf8'));
 		} catch {
 			throw new ProtocolError('binary frame payload is not JSON');
 		}

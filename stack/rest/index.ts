@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import pgModule from 'pg';
 import type { GatewayContext, Service } from '../gateway.ts';
 import type { ServiceDeps } from '../services.ts';
-import { PayloadTooLargeError, readBody, requestHeadersJson } from '../http.ts';
+import { JsonDepthError, parseJson, PayloadTooLargeError, readBody, requestHeadersJson } from '../http.ts';
 import { JwtError, verifyJwt, type Claims } from '../jwt.ts';
 import { ApiError, fromPgError, isPgError, unsupported, type ErrorBody } from './errors.ts';
 import { parsePrefer, parseQuery, type ParsedQuery, type Preferences } from './parser.ts';
@@ -252,9 +252,14 @@ export function createRestService(deps: ServiceDeps): Service {
 				if (isRpc && rawBody.trim() === '') body = {};
 				else {
 					try {
-						body = JSON.parse(rawBody);
-					} catch {
-						throw new ApiError(400, 'PGRST102', 'Empty or invalid json');
+						body = parseJson(rawBody);
+					} catch (error) {
+						throw new ApiError(
+							400,
+							'PGRST102',
+							'Empty or invalid json',
+							error instanceof JsonDepthError ? error.message : null
+						);
 					}
 				}
 			}

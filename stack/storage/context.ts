@@ -1,5 +1,6 @@
 /** What the storage service's handlers share: the database, the files, limits and the caller. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { JsonDepthError, parseJson } from '../http.ts';
 import type { GatewayContext } from '../gateway.ts';
 import type { Identity, RequestInfo, StorageDatabase } from './db.ts';
 import { ERRORS } from './errors.ts';
@@ -31,9 +32,11 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
 	if (raw.trim() === '') return {};
 	let body: unknown;
 	try {
-		body = JSON.parse(raw);
-	} catch {
-		throw ERRORS.invalidRequest('Body is not valid JSON');
+		body = parseJson(raw);
+	} catch (error) {
+		throw ERRORS.invalidRequest(
+			error instanceof JsonDepthError ? `Body is ${error.message}` : 'Body is not valid JSON'
+		);
 	}
 	if (body === null || typeof body !== 'object' || Array.isArray(body))
 		throw ERRORS.invalidRequest('Body must be a JSON object');

@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import type { Call, StorageContext } from './context.ts';
 import { readJson } from './context.ts';
+import { parseJson } from '../http.ts';
 import { ERRORS } from './errors.ts';
 import { readLimited, validateObjectName } from './files.ts';
 import { checkMimeType } from './limits.ts';
@@ -80,7 +81,7 @@ export function objectHandlers(s: StorageContext) {
 	function userMetadata(raw: string | undefined, base64: boolean): Record<string, unknown> | null {
 		if (raw === undefined || raw === '') return null;
 		try {
-			const value: unknown = JSON.parse(base64 ? Buffer.from(raw, 'base64').toString('utf8') : raw);
+			const value: unknown = parseJson(base64 ? Buffer.from(raw, 'base64').toString('utf8') : raw);
 			if (value && typeof value === 'object' && !Array.isArray(value))
 				return value as Record<string, unknown>;
 		} catch {

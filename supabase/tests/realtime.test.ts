@@ -28,11 +28,16 @@ async function broadcastsOf(action: () => Promise<unknown>) {
 	return rows;
 }
 
-/** Can `actor` receive on `topic` (select sees a broadcast) and send on it (insert passes)? */
-async function channelAccess(actor: Actor, topic: string): Promise<{ receive: boolean; send: boolean }> {
+/** Can `actor` receive on `topic` (select sees a probe of `extension`) and send on it (insert passes)? */
+async function channelAccess(
+	actor: Actor,
+	topic: string,
+	extension: 'broadcast' | 'presence' = 'broadcast'
+): Promise<{ receive: boolean; send: boolean }> {
 	await db.pool.query('delete from realtime.messages');
-	await db.pool.query(`insert into realtime.messages (topic, extension, event, payload, private) values ($1, 'broadcast', 'probe', '{}', true)`, [
-		topic
+	await db.pool.query(`insert into realtime.messages (topic, extension, event, payload, private) values ($1, $2, 'probe', '{}', true)`, [
+		topic,
+		extension
 	]);
 	const receive = await asActor(db.pool, actor, async (c) => (await c.query('select id from realtime.messages')).rowCount! > 0, {
 		topic
@@ -43,10 +48,10 @@ async function channelAccess(actor: Actor, topic: string): Promise<{ receive: bo
 			db.pool,
 			actor,
 			(c) =>
-				c.query(
-					`insert into realtime.messages (topic, extension, event, payload, private) values ($1, 'broadcast', 'typing', '{}', true)`,
-					[topic]
-				),
+				c.query(`insert into realtime.messages (topic, extension, event, payload, private) values ($1, $2, 'typing', '{}', true)`, [
+					topic,
+					extension
+				]),
 			{ topic }
 		);
 	} catch (error) {
@@ -56,41 +61,77 @@ async function channelAccess(actor: Actor, topic: string): Promise<{ receive: bo
 	return { receive, send };
 }
 
+const none = { receive: false, send: false };
+
 describe('realtime channel policies', () => {
-	test('conversation:<id>: participants receive and send; outsiders, removed members and anon do not', async () => {
+	test('conversation:<id>:<epoch> carries the database: participants receive, nobody sends, no presence', async () => {
 		const [a, b, outsider, removed] = [await user(), await user(), await user(), await user()];
 		const c = await groupOf(a, [b, removed]);
 		await rpc(db.pool, a, 'remove_participant', { conversation_id: c, user_id: removed });
-		const topic = `conversation:${c}`;
-		expect(await channelAccess(a, topic)).toEqual({ receive: true, send: true });
-		expect(await channelAccess(b, topic)).toEqual({ receive: true, send: true });
-		expect(await channelAccess(outsider, topic)).toEqual({ receive: false, send: false });
-		expect(await channelAccess(removed, topic)).toEqual({ receive: false, send: false });
-		expect(await channelAccess('anon', topic)).toEqual({ receive: false, send: false });
+		const topic = `conversation:${c}:2`;
+		expect(await channelAccess(a, topic)).toEqual({ receive: true, send: false });
+		expect(await channelAccess(b, topic)).toEqual({ receive: true, send: false });
+		expect(await channelAccess(a, topic, 'presence')).toEqual(none);
+		for (const who of [outsider, removed, 'anon']) expect(await channelAccess(who, topic), who).toEqual(none);
 	});
 
-	test('user:<id>: only that user', async () => {
+	test('members:<id>:<epoch> carries the members: participants receive, send and track; nobody else', async () => {
+		const [a, b, outsider, removed] = [await user(), await user(), await user(), await user()];
+		const c = await groupOf(a, [b, removed]);
+		await rpc(db.pool, a, 'remove_participant', { conversation_id: c, user_id: removed });
+		const topic = `members:${c}:2`;
+		for (const extension of ['broadcast', 'presence'] as const) {
+			expect(await channelAccess(a, topic, extension)).toEqual({ receive: true, send: true });
+			expect(await channelAccess(b, topic, extension)).toEqual({ receive: true, send: true });
+			for (const who of [outsider, removed, 'anon']) expect(await channelAccess(who, topic, extension), who).toEqual(none);
+		}
+	});
+
+	test("only the current epoch's topics: an old one, and the next one joined in advance, are refused", async () => {
+		const [a, b, leaver] = [await user(), await user(), await user()];
+		const c = await groupOf(a, [b, leaver]);
+		// Before anyone leaves, a member who expects to be removed cannot pre-join the next epoch.
+		expect(await channelAccess(leaver, `conversation:${c}:2`)).toEqual(none);
+		expect(await channelAccess(leaver, `members:${c}:2`)).toEqual(none);
+		expect(await channelAccess(b, `members:${c}:1`)).toEqual({ receive: true, send: true });
+		await rpc(db.pool, leaver, 'leave_conversation', { conversation_id: c });
+		for (const topic of [`conversation:${c}:1`, `members:${c}:1`, `conversation:${c}:3`, `members:${c}:3`]) {
+			expect(await channelAccess(b, topic), topic).toEqual(none);
+		}
+		expect(await channelAccess(b, `members:${c}:2`)).toEqual({ receive: true, send: true });
+	});
+
+	test('user:<id>: only that user receives, and not even they can send (only the database writes there)', async () => {
 		const [a, b] = [await user(), await user()];
-		expect(await channelAccess(a, `user:${a}`)).toEqual({ receive: true, send: true });
-		expect(await channelAccess(b, `user:${a}`)).toEqual({ receive: false, send: false });
-		expect(await channelAccess('anon', `user:${a}`)).toEqual({ receive: false, send: false });
+		expect(await channelAccess(a, `user:${a}`)).toEqual({ receive: true, send: false });
+		expect(await channelAccess(b, `user:${a}`)).toEqual(none);
+		expect(await channelAccess('anon', `user:${a}`)).toEqual(none);
 	});
 
-	test('malformed and unknown topics are refused without an error', async () => {
+	test('malformed, old-style and unknown topics are refused without an error', async () => {
 		const a = await user();
 		const c = await groupOf(a, []);
 		for (const topic of [
-			'conversation:not-a-uuid',
+			`conversation:${c}`,
+			`members:${c}`,
+			'conversation:not-a-uuid:1',
 			'conversation:',
-			`conversation:${c}x`,
-			`conversation: ${c}`,
+			`conversation:${c}:`,
+			`conversation:${c}:0`,
+			`conversation:${c}:01`,
+			`conversation:${c}:1x`,
+			`conversation:${c}:99999999999999`,
+			`conversation:${c}x:1`,
+			`conversation: ${c}:1`,
+			`members:${c}:1:x`,
+			`other:${c}:1`,
 			'user:',
 			`user:${a.slice(0, 8)}`,
 			`room:${c}`,
 			'',
 			`${c}`
 		]) {
-			expect(await channelAccess(a, topic), topic).toEqual({ receive: false, send: false });
+			expect(await channelAccess(a, topic), topic).toEqual(none);
 		}
 	});
 });
@@ -124,7 +165,7 @@ describe('realtime triggers', () => {
 		expect(rows.every((r) => r.private)).toBe(true);
 		const created = rows.filter((r) => r.event === 'message_created');
 		expect(created).toHaveLength(1);
-		expect(created[0].topic).toBe(`conversation:${conv}`);
+		expect(created[0].topic).toBe(`conversation:${conv}:1`);
 		expect(created[0].payload).toMatchObject({ id: message.id, seq: 1, sender_id: a, content_encrypted: 'hi' });
 		const inbox = rows.filter((r) => r.event === 'inbox');
 		expect(inbox.map((r) => r.topic).sort()).toEqual([`user:${b}`, `user:${c}`].sort());
@@ -141,7 +182,7 @@ describe('realtime triggers', () => {
 		);
 		expect(edited).toEqual([
 			expect.objectContaining({
-				topic: `conversation:${conv}`,
+				topic: `conversation:${conv}:1`,
 				event: 'message_updated',
 				payload: expect.objectContaining({ id: m.id, content_encrypted: 'v2' })
 			})
@@ -160,7 +201,7 @@ describe('realtime triggers', () => {
 		const added = await broadcastsOf(() => rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: '🔥' }));
 		expect(added).toEqual([
 			expect.objectContaining({
-				topic: `conversation:${conv}`,
+				topic: `conversation:${conv}:1`,
 				event: 'reaction_changed',
 				payload: { message_id: m.id, user_id: a, emoji: '🔥', op: 'added' }
 			})
@@ -177,7 +218,7 @@ describe('realtime triggers', () => {
 		const moved = await broadcastsOf(() => rpc(db.pool, b, 'mark_read', { conversation_id: conv, up_to_seq: 1 }));
 		expect(moved).toEqual([
 			expect.objectContaining({
-				topic: `conversation:${conv}`,
+				topic: `conversation:${conv}:1`,
 				event: 'receipt_updated',
 				payload: { conversation_id: conv, user_id: b, last_delivered_seq: 1, last_read_seq: 1 }
 			})
@@ -190,13 +231,13 @@ describe('realtime triggers', () => {
 		const created = await broadcastsOf(() => groupOf(a, []));
 		const conv = (created.find((r) => r.event === 'participants_changed')!.payload.conversation_id as string) ?? '';
 		expect(created.map((r) => [r.topic, r.event])).toEqual([
-			[`conversation:${conv}`, 'participants_changed'],
+			[`conversation:${conv}:1`, 'participants_changed'],
 			[`user:${a}`, 'conversation_added']
 		]);
 		const added = await broadcastsOf(() => rpc(db.pool, a, 'add_participant', { conversation_id: conv, user_id: b }));
 		expect(added).toEqual([
 			expect.objectContaining({
-				topic: `conversation:${conv}`,
+				topic: `conversation:${conv}:1`,
 				event: 'participants_changed',
 				payload: { conversation_id: conv, user_id: b, role: 'member', op: 'added', key_epoch: 1 }
 			}),
@@ -211,13 +252,23 @@ describe('realtime triggers', () => {
 		const removed = await broadcastsOf(() =>
 			rpc(db.pool, a, 'remove_participant', { conversation_id: conv, user_id: b })
 		);
+		// The old topic hears the move (and nothing about who); the removal itself goes to the new one.
 		expect(removed).toEqual([
 			expect.objectContaining({
+				topic: `conversation:${conv}:1`,
+				event: 'key_epoch_changed',
+				payload: { conversation_id: conv, key_epoch: 2 }
+			}),
+			expect.objectContaining({
+				topic: `conversation:${conv}:2`,
 				event: 'participants_changed',
 				payload: { conversation_id: conv, user_id: b, role: 'moderator', op: 'removed', key_epoch: 2 }
 			}),
 			expect.objectContaining({ topic: `user:${b}`, event: 'conversation_removed', payload: { conversation_id: conv } })
 		]);
+		// The last one out deletes the group, and is told so on their user topic.
+		const gone = await broadcastsOf(() => rpc(db.pool, a, 'leave_conversation', { conversation_id: conv }));
+		expect(gone.map((r) => [r.topic, r.event])).toEqual([[`user:${a}`, 'conversation_removed']]);
 	});
 
 	test('a direct conversation announces itself to both users', async () => {
@@ -229,21 +280,47 @@ describe('realtime triggers', () => {
 		expect(await broadcastsOf(() => rpc(db.pool, b, 'create_direct_conversation', { other_user_id: a }))).toEqual([]);
 	});
 
-	test('clients cannot forge database events on topics they are not in', async () => {
-		const [a, outsider] = [await user(), await user()];
-		const conv = await groupOf(a, []);
-		await expectDbError(
-			asActor(
-				db.pool,
-				outsider,
-				(c) =>
-					c.query(
-						`insert into realtime.messages (topic, extension, event, payload, private) values ($1, 'broadcast', 'message_created', '{}', true)`,
-						[`conversation:${conv}`]
-					),
-				{ topic: `conversation:${conv}` }
-			),
-			'42501'
+	test('no client can put an event on a database topic, not even a member', async () => {
+		const [a, member, outsider] = [await user(), await user(), await user()];
+		const conv = await groupOf(a, [member]);
+		for (const [who, topic] of [
+			[member, `conversation:${conv}:1`],
+			[a, `conversation:${conv}:1`],
+			[outsider, `conversation:${conv}:1`],
+			[member, `user:${member}`],
+			[member, `user:${a}`]
+		]) {
+			await expectDbError(
+				asActor(
+					db.pool,
+					who,
+					(c) =>
+						c.query(
+							`insert into realtime.messages (topic, extension, event, payload, private) values ($1, 'broadcast', 'message_created', '{}', true)`,
+							[topic]
+						),
+					{ topic }
+				),
+				'42501'
+			);
+		}
+	});
+
+	test('the embedded stack is told which changes can revoke access: participant deletes only', async () => {
+		const { rows } = await db.pool.query(
+			`select t.schemaname, t.tablename, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate
+			 from pg_catalog.pg_publication p join pg_catalog.pg_publication_tables t on t.pubname = p.pubname
+			 where p.pubname = 'realtime_authorization'`
 		);
+		expect(rows).toEqual([
+			{
+				schemaname: 'public',
+				tablename: 'conversation_participants',
+				pubinsert: false,
+				pubupdate: false,
+				pubdelete: true,
+				pubtruncate: false
+			}
+		]);
 	});
 });

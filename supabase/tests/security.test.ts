@@ -142,17 +142,17 @@ function tableAttacks(me: string): Attack[] {
 			values: [me]
 		},
 		...[...CHAT_TABLES, 'profiles'].map((t) => ({ name: `delete ${t}`, text: `delete from public.${t}` })),
-		{
-			name: 'realtime receive on the group',
-			text: `select * from realtime.messages`,
-			topic: `conversation:${s.group}`
-		},
-		{
-			name: 'realtime send on the group',
-			text: `insert into realtime.messages (topic, extension, event, payload, private) values ($1, 'broadcast', 'typing', '{}', true)`,
-			values: [`conversation:${s.group}`],
-			topic: `conversation:${s.group}`
-		},
+		...[`conversation:${s.group}:${s.epoch}`, `members:${s.group}:${s.epoch}`, `conversation:${s.group}:${s.epoch - 1}`].flatMap(
+			(topic) => [
+				{ name: `realtime receive on ${topic}`, text: `select * from realtime.messages`, topic },
+				{
+					name: `realtime send on ${topic}`,
+					text: `insert into realtime.messages (topic, extension, event, payload, private) values ($1, 'broadcast', 'typing', '{}', true)`,
+					values: [topic],
+					topic
+				}
+			]
+		),
 		{
 			name: 'realtime send on another user',
 			text: `insert into realtime.messages (topic, extension, event, payload, private) values ($1, 'broadcast', 'inbox', '{}', true)`,

@@ -523,3 +523,100 @@ test('the conversation list pages with a cursor', async ({ request }) => {
 	const daves = await ok<Page>(await request.get('/api/conversations', { headers: auth(dave) }));
 	expect(daves.conversations).toEqual([]);
 });
+
+test('hostile input: deep, oversized and mistyped bodies, other methods and anon callers get a clean 4xx and write nothing', async ({
+	request
+}) => {
+	const conversation = await ok<{ id: string }>(
+		await request.post('/api/conversations/group', {
+			headers: auth(alice),
+			data: { title: 'Hostile', participant_ids: [bob.id] }
+		}),
+		201
+	);
+	const page = async () =>
+		(
+			await ok<{ messages: unknown[] }>(
+				await request.get(`/api/messages/${conversation.id}`, { headers: auth(alice) })
+			)
+		).messages.length;
+	// An attachment nested 5,000 levels deep (10 KB): refused at the edge, not a 500.
+	const deep = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000);
+	await expectError(
+		await request.post('/api/messages', {
+			headers: { ...auth(alice), 'content-type': 'application/json' },
+			data: Buffer.from(
+				`{"conversation_id":"${conversation.id}","message_type":"file","content_encrypted":"x","attachment":${deep}}`
+			)
+		}),
+		400,
+		'ValidationError',
+		'invalid_json'
+	);
+	// The same straight to the REST API: PostgREST's invalid-json error, not a crash.
+	const rest = await request.post(`${SUPABASE_URL}/rest/v1/rpc/send_message`, {
+		headers: { apikey: ANON_KEY, ...auth(alice), 'content-type': 'application/json' },
+		data: Buffer.from(`{"conversation_id":"${conversation.id}","content_encrypted":"x","attachment":${deep}}`)
+	});
+	expect(rest.status()).toBe(400);
+	expect(await rest.json()).toMatchObject({ code: 'PGRST102' });
+	await expectError(
+		await request.post('/api/messages', {
+			headers: { ...auth(alice), 'content-type': 'application/json' },
+			data: Buffer.from(
+				JSON.stringify({ conversation_id: conversation.id, content_encrypted: 'x'.repeat(300 * 1024) })
+			)
+		}),
+		413,
+		'PayloadTooLargeError',
+		'payload_too_large'
+	);
+
+	// Every route that takes a body refuses JSON sent as text/plain with 415.
+	const m = await ok<{ id: string }>(
+		await request.post('/api/messages', {
+			headers: auth(alice),
+			data: { conversation_id: conversation.id, content_encrypted: 'kept' }
+		}),
+		201
+	);
+	const plain = (data: unknown) => ({
+		headers: { ...auth(alice), 'content-type': 'text/plain' },
+		data: Buffer.from(JSON.stringify(data))
+	});
+	const bodies: [string, string, unknown][] = [
+		['POST', '/api/conversations/direct', { user_id: bob.id }],
+		['POST', '/api/conversations/group', { title: 'x', participant_ids: [] }],
+		['POST', `/api/conversations/${conversation.id}/participants`, { user_id: carol.id }],
+		['PATCH', `/api/conversations/${conversation.id}/participants/${bob.id}`, { role: 'moderator' }],
+		['POST', '/api/messages', { conversation_id: conversation.id, content_encrypted: 'x' }],
+		['PATCH', `/api/messages/${m.id}`, { content_encrypted: 'changed' }],
+		['POST', `/api/messages/${m.id}/status`, { status: 'read' }],
+		['POST', `/api/messages/${m.id}/reactions`, { emoji: '👍' }],
+		['DELETE', `/api/messages/${m.id}/reactions`, { emoji: '👍' }]
+	];
+	for (const [method, path, data] of bodies) {
+		const response = await request.fetch(path, { method, ...plain(data) });
+		await expectError(response, 415, 'UnsupportedMediaTypeError', 'unsupported_media_type');
+	}
+	expect(await page()).toBe(1);
+
+	// A method a route does not have: 405 in the {error} shape, with Allow.
+	const put = await request.fetch('/api/messages', { method: 'PUT', headers: auth(alice), data: {} });
+	expect(put.headers()['allow']).toContain('POST');
+	await expectError(put, 405, 'MethodNotAllowedError', 'method_not_allowed');
+	await expectError(
+		await request.fetch(`/api/conversations/${conversation.id}`, { method: 'DELETE', headers: auth(alice) }),
+		405,
+		'MethodNotAllowedError'
+	);
+
+	// The anon key as a token: the functions are not granted to anon; the answer says sign in.
+	await expectError(
+		await request.get('/api/conversations', { headers: auth(ANON_KEY) }),
+		401,
+		'UnauthorizedError',
+		'not_authenticated'
+	);
+	expect(await page()).toBe(1);
+});

@@ -66,7 +66,8 @@ describe('ChatStore in the browser', () => {
 			expect(seen.at(-1)).toBe('hi:sent');
 		});
 
-		alice.channelFor('conversation:c1')!.emit('receipt_updated', {
+		alice.channelFor('conversation:c1:0')!.emit('receipt_updated', {
+			conversation_id: 'c1',
 			user_id: 'bob',
 			last_delivered_seq: 1,
 			last_read_seq: 1

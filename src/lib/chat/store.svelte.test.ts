@@ -5,6 +5,7 @@ import { Keyring } from '../crypto/keyring.svelte.ts';
 import { FakeChatServer } from './testing/fake-chat-server.ts';
 import { FakeRpcError, type FakeSupabase } from './testing/fake-supabase.ts';
 import { Outbox } from './outbox.ts';
+import { conversationTopic, membersTopic } from './live.ts';
 import { ChatStore, MAX_WATCHED_CONVERSATIONS } from './store.svelte.ts';
 
 const C1 = 'c1';
@@ -16,7 +17,10 @@ interface World {
 	idb: IDBFactory;
 	/** Bob's device: sends encrypted messages straight into the fake database. */
 	bobSays(text: string, conversationId?: string): Promise<Record<string, unknown>>;
+	/** The joined database channel (`conversation:<id>:<epoch>`) of the conversation's current epoch. */
 	channel(conversationId?: string): ReturnType<FakeSupabase['channelFor']> & object;
+	/** The joined members channel (`members:<id>:<epoch>`): typing, key requests, presence. */
+	members(conversationId?: string): ReturnType<FakeSupabase['channelFor']> & object;
 }
 
 const stores: ChatStore[] = [];
@@ -56,8 +60,15 @@ async function world(options: { members?: string[]; kind?: 'direct' | 'group' } 
 			});
 		},
 		channel(conversationId = C1) {
-			const ch = alice.channelFor(`conversation:${conversationId}`);
+			const epoch = Number(server.conversation(conversationId).key_epoch);
+			const ch = alice.channelFor(conversationTopic(conversationId, epoch));
 			if (!ch) throw new Error(`no channel for ${conversationId}`);
+			return ch;
+		},
+		members(conversationId = C1) {
+			const epoch = Number(server.conversation(conversationId).key_epoch);
+			const ch = alice.channelFor(membersTopic(conversationId, epoch));
+			if (!ch) throw new Error(`no members channel for ${conversationId}`);
 			return ch;
 		}
 	};
@@ -86,7 +97,8 @@ describe('ChatStore: loading', () => {
 		await w.store.open(C1);
 		expect(texts(w.store)).toEqual(Array.from({ length: 50 }, (_, i) => `m${i + 11}`));
 		expect(w.store.hasMore[C1]).toBe(true);
-		expect(w.channel().options).toEqual({
+		expect(w.channel().options).toEqual({ config: { private: true, broadcast: { self: false } } });
+		expect(w.members().options).toEqual({
 			config: { private: true, presence: { key: 'alice' }, broadcast: { self: false } }
 		});
 		expect(await w.store.loadOlder(C1)).toBe(10);
@@ -128,7 +140,8 @@ describe('ChatStore: loading', () => {
 		w.channel().setStatus('SUBSCRIBED');
 		await vi.waitFor(() => expect(texts(w.store)).toEqual(['before', 'missed 1', 'missed 2']));
 		expect(w.alice.callsOf('get_messages').at(-1)).toMatchObject({ after_seq: 1 });
-		expect(w.channel().tracked[0]).toMatchObject({ user_id: 'alice' });
+		w.members().setStatus('SUBSCRIBED');
+		expect(w.members().tracked[0]).toMatchObject({ user_id: 'alice' });
 	});
 });
 
@@ -308,16 +321,31 @@ describe('ChatStore: receipts and statuses', () => {
 		await w.store.open(C1);
 		await w.store.send(C1, 'team');
 		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].seq).toBe(1));
-		w.channel().emit('receipt_updated', { user_id: 'bob', last_delivered_seq: 1, last_read_seq: 1 });
+		w.channel().emit('receipt_updated', {
+			conversation_id: C1,
+			user_id: 'bob',
+			last_delivered_seq: 1,
+			last_read_seq: 1
+		});
 		expect(w.store.messagesOf(C1)[0]).toMatchObject({
 			status: 'sent',
 			readBy: 1,
 			deliveredTo: 1,
 			recipients: 2
 		});
-		w.channel().emit('receipt_updated', { user_id: 'carol', last_delivered_seq: 1, last_read_seq: 0 });
+		w.channel().emit('receipt_updated', {
+			conversation_id: C1,
+			user_id: 'carol',
+			last_delivered_seq: 1,
+			last_read_seq: 0
+		});
 		expect(w.store.messagesOf(C1)[0]).toMatchObject({ status: 'delivered', readBy: 1, recipients: 2 });
-		w.channel().emit('receipt_updated', { user_id: 'carol', last_delivered_seq: 1, last_read_seq: 1 });
+		w.channel().emit('receipt_updated', {
+			conversation_id: C1,
+			user_id: 'carol',
+			last_delivered_seq: 1,
+			last_read_seq: 1
+		});
 		expect(w.store.messagesOf(C1)[0]).toMatchObject({ status: 'read', readBy: 2 });
 	});
 
@@ -399,7 +427,7 @@ describe('ChatStore: live events', () => {
 		const w = await world();
 		await w.store.open(C1);
 		vi.useFakeTimers();
-		const ch = w.channel();
+		const ch = w.members();
 		ch.emit('typing', { user_id: 'bob', display_name: 'Bob', is_typing: true });
 		expect(w.store.typing[C1]).toEqual([{ userId: 'bob', name: 'Bob' }]);
 		vi.advanceTimersByTime(3000);
@@ -435,28 +463,30 @@ describe('ChatStore: live events', () => {
 	it('tracks presence from the channel state', async () => {
 		const w = await world();
 		await w.store.open(C1);
-		w.channel().syncPresence({ alice: [{ user_id: 'alice' }], bob: [{ user_id: 'bob' }] });
+		w.members().syncPresence({ alice: [{ user_id: 'alice' }], bob: [{ user_id: 'bob' }] });
 		expect([...w.store.presence[C1]].sort()).toEqual(['alice', 'bob']);
-		w.channel().syncPresence({ alice: [{ user_id: 'alice' }] });
+		w.members().syncPresence({ alice: [{ user_id: 'alice' }] });
 		expect([...w.store.presence[C1]]).toEqual(['alice']);
 	});
 
 	it('watches presence for listed conversations, capped, and keeps it when a conversation closes', async () => {
 		const w = await world();
 		const listed = w.channel();
-		expect(listed.options).toMatchObject({ config: { private: true, presence: { key: 'alice' } } });
-		listed.setStatus('SUBSCRIBED');
-		expect(listed.tracked[0]).toMatchObject({ user_id: 'alice' });
-		listed.syncPresence({ alice: [{ user_id: 'alice' }], bob: [{ user_id: 'bob' }] });
+		const peers = w.members();
+		expect(peers.options).toMatchObject({ config: { private: true, presence: { key: 'alice' } } });
+		peers.setStatus('SUBSCRIBED');
+		expect(peers.tracked[0]).toMatchObject({ user_id: 'alice' });
+		peers.syncPresence({ alice: [{ user_id: 'alice' }], bob: [{ user_id: 'bob' }] });
 		expect([...w.store.presence[C1]].sort()).toEqual(['alice', 'bob']);
 		// A listed conversation's messages come through the inbox, not its channel.
 		listed.emit('message_created', await w.bobSays('not applied here'));
 		expect(w.store.messagesOf(C1)).toEqual([]);
-		// Opening reuses the joined channel; closing keeps it for the list.
+		// Opening reuses the joined channels; closing keeps them for the list.
 		await w.store.open(C1);
 		expect(w.channel()).toBe(listed);
 		w.store.close(C1);
 		expect(listed.removed).toBe(false);
+		expect(peers.removed).toBe(false);
 		expect([...w.store.presence[C1]].sort()).toEqual(['alice', 'bob']);
 
 		for (let i = 0; i < MAX_WATCHED_CONVERSATIONS + 5; i++) {
@@ -526,6 +556,90 @@ describe('ChatStore: live events', () => {
 		await w.store.remove(id);
 		expect(w.store.messagesById[id]).toMatchObject({ text: null, undecryptable: false });
 		expect(w.store.messagesById[id].deleted_at).not.toBeNull();
+	});
+});
+
+describe('ChatStore: live membership', () => {
+	it('moves to the new epoch topics when the database says so, leaving the old ones', async () => {
+		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
+		await w.store.open(C1);
+		const [oldDb, oldMembers] = [w.channel(), w.members()];
+		expect(oldDb.subTopic).toBe('conversation:c1:0');
+		oldMembers.emit('typing', { user_id: 'carol', display_name: 'Carol', is_typing: true });
+		expect(w.store.typing[C1]).toEqual([{ userId: 'carol', name: 'Carol' }]);
+		// Carol is removed by someone else: the database bumps the epoch and tells the old topic.
+		w.server.db.table('conversation_participants').splice(
+			w.server.db.table('conversation_participants').findIndex((p) => p.user_id === 'carol'),
+			1
+		);
+		w.server.conversation(C1).key_epoch = 1;
+
+		oldDb.emit('key_epoch_changed', { conversation_id: C1, key_epoch: 1 });
+		await vi.waitFor(() => expect(w.alice.channelFor('conversation:c1:1')).toBeDefined());
+		expect(w.alice.channelFor('members:c1:1')).toBeDefined();
+		expect(oldDb.removed).toBe(true);
+		expect(oldMembers.removed).toBe(true);
+		await vi.waitFor(() =>
+			expect(w.store.participants[C1].map((p) => p.user_id).sort()).toEqual(['alice', 'bob'])
+		);
+		// Her typing and presence are gone, and what the old channels still carry is not applied.
+		expect(w.store.typing[C1]).toEqual([]);
+		w.members().syncPresence({ alice: [{ user_id: 'alice' }], carol: [{ user_id: 'carol' }] });
+		expect([...w.store.presence[C1]]).toEqual(['alice']);
+		oldDb.emit('message_created', await w.bobSays('late, on the old topic'));
+		expect(w.store.messagesOf(C1)).toEqual([]);
+		w.channel().emit('message_created', w.server.messages(C1)[0]);
+		await vi.waitFor(() => expect(texts(w.store)).toEqual(['late, on the old topic']));
+	});
+
+	it('refuses events that contradict what it knows: wrong conversation, a held seq, a non-member', async () => {
+		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
+		w.server.addUser('mallory');
+		await w.bobSays('first');
+		await w.store.open(C1);
+		const first = w.store.messagesOf(C1)[0];
+		const forged = (over: Record<string, unknown>) => ({
+			...w.server.messages(C1)[0],
+			id: crypto.randomUUID(),
+			...over
+		});
+		// Another conversation's id, a seq the device holds for another message, a sender outside.
+		w.channel().emit('message_created', forged({ conversation_id: 'c2', seq: 2 }));
+		w.channel().emit('message_created', forged({ seq: 1 }));
+		w.channel().emit('message_created', forged({ seq: 2, sender_id: 'mallory' }));
+		// An "edit" that moves a known message to another author.
+		w.channel().emit('message_updated', {
+			...w.server.messages(C1)[0],
+			sender_id: 'carol',
+			content_encrypted: 'x'
+		});
+		w.channel().emit('reaction_changed', {
+			message_id: first.id,
+			user_id: 'mallory',
+			emoji: '💀',
+			op: 'added'
+		});
+		w.members().emit('typing', { user_id: 'mallory', display_name: 'Mallory', is_typing: true });
+		await vi.waitFor(() => expect(w.alice.callsOf('get_conversation').length).toBeGreaterThan(1));
+		await new Promise((r) => setTimeout(r, 20));
+		expect(w.store.messagesOf(C1).map((m) => [m.seq, m.text, m.sender_id])).toEqual([[1, 'first', 'bob']]);
+		expect(w.store.messagesById[first.id].reactions).toEqual([]);
+		expect(w.store.typing[C1] ?? []).toEqual([]);
+		// The real next message still arrives.
+		w.channel().emit('message_created', await w.bobSays('second'));
+		await vi.waitFor(() => expect(texts(w.store)).toEqual(['first', 'second']));
+	});
+
+	it('forgets a conversation whose channel the server closed once I am no longer in it', async () => {
+		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
+		await w.store.open(C1);
+		const table = w.server.db.table('conversation_participants');
+		table.splice(
+			table.findIndex((p) => p.user_id === 'alice' && p.conversation_id === C1),
+			1
+		);
+		w.channel().setStatus('CLOSED');
+		await vi.waitFor(() => expect(w.store.conversations.map((c) => c.id)).toEqual([]));
 	});
 });
 

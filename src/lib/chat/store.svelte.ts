@@ -3,7 +3,8 @@
  *
  * It talks to the database contract (docs/chat-api.md) through supabase-js: RPCs for everything
  * that changes or reads chat data, private Realtime channels for live events (`user:<me>` for the
- * inbox, `conversation:<id>` for each open conversation, with presence and typing). Content is
+ * inbox; per open or watched conversation, its database topic and its members topic for presence
+ * and typing, both named after the key epoch: see live.ts). Content is
  * encrypted and decrypted here through the key ring; the server only sees ciphertext.
  *
  * Sending is optimistic and goes through the persistent outbox: a message shows at once under its
@@ -35,6 +36,8 @@ import {
 	type AttachmentRef
 } from './derive.ts';
 import { formatBytes } from '../components/format.ts';
+import { refuseCreated, refuseMember, refuseUpdated, type KnownConversation } from './live-guard.ts';
+import { conversationTopic, DB_EVENTS, MEMBER_EVENTS, membersTopic, USER_EVENTS, userTopic } from './live.ts';
 import type {
 	ConversationView,
 	MessageRow,
@@ -68,6 +71,15 @@ export interface ChatStoreOptions {
 type Raw = Record<string, unknown>;
 type Timer = ReturnType<typeof setTimeout>;
 
+/** A conversation's two joined channels, for one key epoch (docs/live-channels.md). */
+interface LiveChannels {
+	epoch: number;
+	/** `conversation:<id>:<epoch>`: what the database says. */
+	db: RealtimeChannel;
+	/** `members:<id>:<epoch>`: typing, key requests, presence. */
+	members: RealtimeChannel;
+}
+
 const CATCH_UP_PAGE = 100;
 /** How often a device asks a conversation for a key it lacks, and how long a holder batches asks. */
 const KEY_REQUEST_INTERVAL_MS = 5000;
@@ -77,11 +89,11 @@ export const ATTACHMENT_BUCKET = 'attachments';
 export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
 /**
  * How many listed conversations keep their channel joined for presence (online dots in the list).
- * Realtime allows 100 channels per connection (`maxChannelsPerClient`); `user:<me>` takes one and
- * open conversations beyond the cap take theirs, so the most recently active 90 are watched and
- * older ones show no dot until opened.
+ * Realtime allows 100 channels per connection (`maxChannelsPerClient`); each conversation takes
+ * two (its database and members topics), `user:<me>` one, and open conversations beyond the cap
+ * take theirs, so the most recently active 45 are watched and older ones show no dot until opened.
  */
-export const MAX_WATCHED_CONVERSATIONS = 90;
+export const MAX_WATCHED_CONVERSATIONS = 45;
 
 export class ChatStore {
 	/** Conversations, most recent activity first. */
@@ -118,8 +130,8 @@ export class ChatStore {
 	#sb: SupabaseClient | null = null;
 	#outbox: Outbox | null = null;
 	#userChannel: RealtimeChannel | null = null;
-	/** Joined `conversation:<id>` channels: open conversations and the watched part of the list. */
-	#channels = new Map<string, RealtimeChannel>();
+	/** Joined channels per conversation: open conversations and the watched part of the list. */
+	#channels = new Map<string, LiveChannels>();
 	/** Conversations open in a window: their channels' message events are applied. */
 	#openIds = new Set<string>();
 	#subscribing = new Map<string, Promise<void>>();
@@ -198,7 +210,10 @@ export class ChatStore {
 		this.#generation++;
 		const sb = this.#sb;
 		if (sb) {
-			for (const ch of this.#channels.values()) void sb.removeChannel(ch);
+			for (const live of this.#channels.values()) {
+				void sb.removeChannel(live.db);
+				void sb.removeChannel(live.members);
+			}
 			if (this.#userChannel) void sb.removeChannel(this.#userChannel);
 		}
 		this.#channels.clear();
@@ -384,6 +399,12 @@ export class ChatStore {
 			}
 		}
 		this.participants[conversationId] = list;
+		// Someone who is no longer a member stops showing as typing at once.
+		const typing = this.typing[conversationId];
+		if (typing?.some((t) => !list.some((p) => p.user_id === t.userId))) {
+			for (const t of typing)
+				if (!list.some((p) => p.user_id === t.userId)) this.#dropTyping(conversationId, t.userId);
+		}
 		// Share one reactive array with the conversation view, so watermark updates reach both.
 		const shared = this.participants[conversationId];
 		const c = this.conversations.find((x) => x.id === conversationId);
@@ -411,6 +432,8 @@ export class ChatStore {
 			this.conversations.push(view);
 		}
 		this.conversations = sortConversations(this.conversations);
+		// A newer epoch than the joined channels': move them (a no-op while none are joined).
+		this.#followEpoch(conversationId);
 		// The reactive copy, so callers' changes reach the UI.
 		return this.#conversation(conversationId) ?? view;
 	}
@@ -499,13 +522,13 @@ export class ChatStore {
 	 * holds it and is online wraps it for me, and `key_added` on my user topic says it is there.
 	 */
 	#requestKey(conversationId: string, epoch: number): void {
-		const ch = this.#channels.get(conversationId);
+		const ch = this.#channels.get(conversationId)?.members;
 		const now = Date.now();
 		if (!ch || !this.userId) return;
 		if (now - (this.#keyRequestedAt.get(conversationId) ?? 0) < KEY_REQUEST_INTERVAL_MS) return;
 		this.#keyRequestedAt.set(conversationId, now);
 		void ch
-			.send({ type: 'broadcast', event: 'key_request', payload: { user_id: this.userId, epoch } })
+			.send({ type: 'broadcast', event: MEMBER_EVENTS.keyRequest, payload: { user_id: this.userId, epoch } })
 			.catch(() => undefined);
 	}
 
@@ -555,9 +578,12 @@ export class ChatStore {
 	}
 
 	#unsubscribe(conversationId: string) {
-		const ch = this.#channels.get(conversationId);
-		if (ch) void this.#sb?.removeChannel(ch);
+		const live = this.#channels.get(conversationId);
 		this.#channels.delete(conversationId);
+		if (live) {
+			void this.#sb?.removeChannel(live.db);
+			void this.#sb?.removeChannel(live.members);
+		}
 		delete this.presence[conversationId];
 	}
 
@@ -576,6 +602,8 @@ export class ChatStore {
 		const watched = this.#watchedIds();
 		for (const id of [...this.#channels.keys()]) {
 			if (!watched.has(id) && !this.#openIds.has(id)) this.#unsubscribe(id);
+			// The list may know of an epoch bump the channels missed (while offline).
+			else this.#followEpoch(id);
 		}
 		await Promise.all([...watched].map((id) => this.#subscribeConversation(id).catch(() => undefined)));
 	}
@@ -1320,7 +1348,7 @@ export class ChatStore {
 
 	/** Tells the others I am (or stopped) typing; throttled, and ends by itself after a silence. */
 	setTyping(conversationId: string, typing: boolean): void {
-		const ch = this.#channels.get(conversationId);
+		const ch = this.#channels.get(conversationId)?.members;
 		const state = this.#myTyping.get(conversationId) ?? { active: false, lastSent: 0, idle: null };
 		this.#myTyping.set(conversationId, state);
 		if (state.idle) clearTimeout(state.idle);
@@ -1348,7 +1376,7 @@ export class ChatStore {
 		void ch
 			.send({
 				type: 'broadcast',
-				event: 'typing',
+				event: MEMBER_EVENTS.typing,
 				payload: { user_id: this.userId, display_name: me, is_typing: isTyping }
 			})
 			.catch(() => undefined);
@@ -1365,6 +1393,7 @@ export class ChatStore {
 	#onTyping(conversationId: string, payload: Raw) {
 		const userId = String(payload.user_id ?? '');
 		if (!userId || userId === this.userId) return;
+		if (refuseMember(userId, this.#known(conversationId))) return;
 		if (!payload.is_typing) {
 			this.#dropTyping(conversationId, userId);
 			return;
@@ -1402,6 +1431,9 @@ export class ChatStore {
 			users.add(key);
 			for (const meta of metas ?? []) if (typeof meta.user_id === 'string') users.add(meta.user_id);
 		}
+		// Only members count: a presence left behind by someone removed is not shown.
+		const { members } = this.#known(conversationId);
+		if (members) for (const u of users) if (!members.has(u)) users.delete(u);
 		this.presence[conversationId] = users;
 	}
 
@@ -1424,21 +1456,21 @@ export class ChatStore {
 
 	async #subscribeInbox(): Promise<void> {
 		const me = this.#me();
-		const ch = await this.#freshChannel(`user:${me}`, { config: { private: true } });
+		const ch = await this.#freshChannel(userTopic(me), { config: { private: true } });
 		ch.on(
 			'broadcast',
-			{ event: 'inbox' },
+			{ event: USER_EVENTS.inbox },
 			({ payload }) => void this.#onInbox(payload as Raw).catch(() => undefined)
 		);
-		ch.on('broadcast', { event: 'conversation_added' }, ({ payload }) => {
+		ch.on('broadcast', { event: USER_EVENTS.conversationAdded }, ({ payload }) => {
 			void this.#fetchConversation(String((payload as Raw).conversation_id))
 				.then(() => this.#watchList())
 				.catch(() => undefined);
 		});
-		ch.on('broadcast', { event: 'key_added' }, ({ payload }) => {
+		ch.on('broadcast', { event: USER_EVENTS.keyAdded }, ({ payload }) => {
 			void this.#onKeyAdded(payload as Raw).catch(() => undefined);
 		});
-		ch.on('broadcast', { event: 'conversation_removed' }, ({ payload }) => {
+		ch.on('broadcast', { event: USER_EVENTS.conversationRemoved }, ({ payload }) => {
 			this.#forgetConversation(String((payload as Raw).conversation_id));
 		});
 		ch.subscribe((status) => {
@@ -1507,55 +1539,172 @@ export class ChatStore {
 		return work;
 	}
 
+	/**
+	 * Joins the conversation's database and members channels for its current key epoch. A join
+	 * for an epoch that has moved on is refused by the policies; the conversation is then fetched
+	 * again, and either joined at its new epoch or, if I am no longer in it, forgotten.
+	 */
 	async #join(conversationId: string): Promise<void> {
 		const me = this.#me();
-		const ch = await this.#freshChannel(`conversation:${conversationId}`, {
+		const epoch = (this.#conversation(conversationId) ?? (await this.#fetchConversation(conversationId)))
+			.key_epoch;
+		const db = await this.#freshChannel(conversationTopic(conversationId, epoch), {
+			config: { private: true, broadcast: { self: false } }
+		});
+		const members = await this.#freshChannel(membersTopic(conversationId, epoch), {
 			config: { private: true, presence: { key: me }, broadcast: { self: false } }
 		});
-		// Opened twice while the old channel was being removed: keep the first.
+		// Opened twice while the old channels were being removed: keep the first.
 		if (this.#channels.has(conversationId)) {
-			void this.#sb?.removeChannel(ch);
+			void this.#sb?.removeChannel(db);
+			void this.#sb?.removeChannel(members);
 			return;
 		}
-		const on = (event: string, handle: (payload: Raw) => unknown, always = false) =>
+		const live: LiveChannels = { epoch, db, members };
+		const current = () => this.#channels.get(conversationId) === live;
+		const on = (ch: RealtimeChannel, event: string, handle: (payload: Raw) => unknown, always = false) =>
 			ch.on('broadcast', { event }, ({ payload }) => {
-				if (this.#channels.get(conversationId) !== ch) return;
+				if (!current()) return;
 				// A watched (listed, not open) conversation learns of messages through the inbox.
 				if (!always && !this.#openIds.has(conversationId)) return;
 				void Promise.resolve(handle(payload as Raw)).catch(() => undefined);
 			});
-		on('message_created', async (p) => {
-			await this.#ingest([normalizeMessage(p)]);
-			// A seq gap means a broadcast was lost: fetch what lies between.
-			const seqs = this.#seqs(conversationId);
-			if ((this.#contiguousHigh(conversationId) ?? 0) < (seqs.at(-1) ?? 0))
-				await this.#catchUp(conversationId);
-		});
-		on('message_updated', (p) => this.#ingest([normalizeMessage(p)]));
-		on('message_updated', (p) => this.#onListedUpdate(conversationId, normalizeMessage(p)), true);
-		on('reaction_changed', (p) =>
+		on(db, DB_EVENTS.messageCreated, (p) => this.#onCreated(conversationId, p));
+		on(db, DB_EVENTS.messageUpdated, (p) => this.#onUpdated(conversationId, p));
+		on(db, DB_EVENTS.messageUpdated, (p) => this.#onListedUpdate(conversationId, normalizeMessage(p)), true);
+		on(db, DB_EVENTS.reactionChanged, (p) => {
+			const known = this.#known(conversationId);
+			const target = this.messagesById[String(p.message_id)];
+			if (refuseMember(p.user_id, known) || (target && target.conversation_id !== conversationId)) return;
 			this.#applyReaction({
 				message_id: String(p.message_id),
 				user_id: String(p.user_id),
 				emoji: String(p.emoji),
 				op: p.op === 'removed' ? 'removed' : 'added'
-			})
+			});
+		});
+		on(
+			db,
+			DB_EVENTS.receiptUpdated,
+			(p) => {
+				if (p.conversation_id === conversationId) this.#onReceipt(conversationId, p);
+			},
+			true
 		);
-		on('receipt_updated', (p) => this.#onReceipt(conversationId, p), true);
-		on('participants_changed', (p) => this.#onParticipantsChanged(conversationId, p), true);
-		on('key_request', (p) => this.#onKeyRequest(conversationId, p), true);
+		on(
+			db,
+			DB_EVENTS.participantsChanged,
+			(p) => {
+				if (p.conversation_id === conversationId) return this.#onParticipantsChanged(conversationId, p);
+			},
+			true
+		);
+		on(
+			db,
+			DB_EVENTS.keyEpochChanged,
+			(p) => {
+				if (p.conversation_id === conversationId)
+					return this.#onKeyEpochChanged(conversationId, Number(p.key_epoch));
+			},
+			true
+		);
+		on(
+			members,
+			MEMBER_EVENTS.keyRequest,
+			(p) => {
+				if (!refuseMember(p.user_id, this.#known(conversationId))) this.#onKeyRequest(conversationId, p);
+			},
+			true
+		);
 		// The list shows "… is typing" too.
-		on('typing', (p) => this.#onTyping(conversationId, p), true);
-		ch.on('presence', { event: 'sync' }, () => {
-			if (this.#channels.get(conversationId) === ch) this.#onPresence(conversationId, ch);
+		on(members, MEMBER_EVENTS.typing, (p) => this.#onTyping(conversationId, p), true);
+		members.on('presence', { event: 'sync' }, () => {
+			if (current()) this.#onPresence(conversationId, members);
 		});
-		ch.subscribe((status) => {
-			if (this.#channels.get(conversationId) !== ch || status !== 'SUBSCRIBED') return;
-			void ch.track({ user_id: me, online_at: new Date().toISOString() }).catch(() => undefined);
-			// Whatever was sent between the first load and this (re)join arrives through the catch-up.
-			if (this.#openIds.has(conversationId)) void this.#catchUp(conversationId).catch(() => undefined);
+		db.subscribe((status) => {
+			if (!current()) return;
+			if (status === 'SUBSCRIBED') {
+				// Whatever was sent between the first load and this (re)join arrives through the catch-up.
+				if (this.#openIds.has(conversationId)) void this.#catchUp(conversationId).catch(() => undefined);
+			} else if (status === 'CHANNEL_ERROR' || status === 'CLOSED') {
+				// Refused or closed by the server: the epoch may have moved on, or I may have been removed.
+				void this.#recheckMembership(conversationId).catch(() => undefined);
+			}
 		});
-		this.#channels.set(conversationId, ch);
+		members.subscribe((status) => {
+			if (!current() || status !== 'SUBSCRIBED') return;
+			void members.track({ user_id: me, online_at: new Date().toISOString() }).catch(() => undefined);
+		});
+		this.#channels.set(conversationId, live);
+	}
+
+	/** What the event checks need to know of a conversation (live-guard.ts). */
+	#known(conversationId: string): KnownConversation {
+		const list = this.participants[conversationId];
+		return {
+			conversationId,
+			members: list ? new Set(list.map((p) => p.user_id)) : null,
+			byId: (id) => {
+				const m = this.messagesById[id];
+				return m && m.seq !== null ? (m as MessageRow) : undefined;
+			},
+			idAtSeq: (seq) =>
+				(this.idsByConversation[conversationId] ?? []).find((id) => this.messagesById[id]?.seq === seq)
+		};
+	}
+
+	async #onCreated(conversationId: string, p: Raw): Promise<void> {
+		const row = normalizeMessage(p);
+		let known = this.#known(conversationId);
+		// A sender I do not know yet may have just been added: ask once before refusing.
+		if (refuseCreated(row, known) === 'sender is not a member') {
+			await this.#fetchConversation(conversationId);
+			known = this.#known(conversationId);
+		}
+		if (refuseCreated(row, known)) return;
+		await this.#ingest([row]);
+		// A seq gap means a broadcast was lost: fetch what lies between.
+		const seqs = this.#seqs(conversationId);
+		if ((this.#contiguousHigh(conversationId) ?? 0) < (seqs.at(-1) ?? 0)) await this.#catchUp(conversationId);
+	}
+
+	async #onUpdated(conversationId: string, p: Raw): Promise<void> {
+		const row = normalizeMessage(p);
+		if (refuseUpdated(row, this.#known(conversationId))) return;
+		await this.#ingest([row]);
+	}
+
+	/**
+	 * The database moved the conversation to a new key epoch (someone left or was removed): join
+	 * its new topics, leave the old ones, and reload the members (the removal itself was told on
+	 * the new topic, before I was there).
+	 */
+	async #onKeyEpochChanged(conversationId: string, epoch: number): Promise<void> {
+		if (!Number.isSafeInteger(epoch)) return;
+		const c = this.#conversation(conversationId);
+		if (c) c.key_epoch = Math.max(c.key_epoch, epoch);
+		this.#followEpoch(conversationId);
+		await this.#recheckMembership(conversationId);
+	}
+
+	/** Re-joins a conversation's channels when its known epoch is newer than theirs. */
+	#followEpoch(conversationId: string): void {
+		const live = this.#channels.get(conversationId);
+		const epoch = this.#conversation(conversationId)?.key_epoch;
+		if (!live || epoch === undefined || epoch <= live.epoch) return;
+		this.#unsubscribe(conversationId);
+		void this.#subscribeConversation(conversationId).catch(() => undefined);
+	}
+
+	/** Fetches the conversation again: forgotten if I am no longer in it, re-joined if its epoch moved. */
+	async #recheckMembership(conversationId: string): Promise<void> {
+		try {
+			await this.#fetchConversation(conversationId);
+		} catch (err) {
+			if (err instanceof ChatError && err.status === 404) this.#forgetConversation(conversationId);
+			return;
+		}
+		this.#followEpoch(conversationId);
 	}
 
 	/** An edit or deletion in a listed conversation that is not open: keeps its preview current. */
@@ -1585,6 +1734,7 @@ export class ChatStore {
 	async #onParticipantsChanged(conversationId: string, p: Raw): Promise<void> {
 		const c = this.#conversation(conversationId);
 		if (c && p.key_epoch != null) c.key_epoch = Math.max(c.key_epoch, Number(p.key_epoch));
+		this.#followEpoch(conversationId);
 		if (p.op === 'removed' && p.user_id === this.userId) {
 			this.#forgetConversation(conversationId);
 			return;

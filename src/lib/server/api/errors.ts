@@ -11,6 +11,9 @@ export type ErrorKind =
 	| 'ForbiddenError'
 	| 'NotFoundError'
 	| 'ConflictError'
+	| 'MethodNotAllowedError'
+	| 'PayloadTooLargeError'
+	| 'UnsupportedMediaTypeError'
 	| 'InternalError';
 
 const STATUS: Record<ErrorKind, number> = {
@@ -19,6 +22,9 @@ const STATUS: Record<ErrorKind, number> = {
 	ForbiddenError: 403,
 	NotFoundError: 404,
 	ConflictError: 409,
+	MethodNotAllowedError: 405,
+	PayloadTooLargeError: 413,
+	UnsupportedMediaTypeError: 415,
 	InternalError: 500
 };
 
@@ -81,6 +87,10 @@ export function fromPostgrest(error: PostgrestErrorLike, status?: number): ApiEr
 	if (pt) {
 		const kind = kindOfStatus(Number(pt[1]));
 		return new ApiError(kind, details ?? kind.replace(/Error$/, '').toLowerCase(), message);
+	}
+	// A function revoked from anon, called without a user: PostgREST's 401 permission denied.
+	if (status === 401 && code === '42501') {
+		return new ApiError('UnauthorizedError', 'not_authenticated', 'Sign in first.');
 	}
 	// PostgREST's own JWT errors, and a 401 from the gateway.
 	if (code === 'PGRST301' || code === 'PGRST302' || code === 'PGRST303' || status === 401) {
