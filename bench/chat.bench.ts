@@ -34,6 +34,7 @@ import {
 } from './support.ts';
 import { signJwt } from '../stack/jwt.ts';
 import { createClient } from '@supabase/supabase-js';
+import { conversationTopic } from '../src/lib/chat/live.ts';
 
 /** A REST send_message measurement, run in the load process. */
 interface SendJob {
@@ -288,7 +289,7 @@ async function main(): Promise<void> {
 				(conv) =>
 					new Promise<void>((resolve, reject) => {
 						watcher
-							.channel(`conversation:${conv}`, { config: { private: true } })
+							.channel(conversationTopic(conv, 1), { config: { private: true } })
 							.on('broadcast', { event: 'message_created' }, () => broadcasts++)
 							.subscribe((status, error) => {
 								if (status === 'SUBSCRIBED') resolve();

@@ -108,6 +108,15 @@ describe('deep JSON everywhere gets a 4xx and writes nothing', () => {
 		).toBe(0);
 	});
 
+	test('Realtime HTTP broadcast: 422 for a deep payload', async () => {
+		const response = await fetch(`${stack.apiUrl}/realtime/v1/api/broadcast`, {
+			method: 'POST',
+			headers: headers(),
+			body: `{"messages":[{"topic":"x","event":"e","payload":${deep(5000)}}]}`
+		});
+		expect(response.status).toBe(422);
+	});
+
 	test('Realtime: a deep frame is a system error and the socket keeps working', async () => {
 		const ws = new WebSocket(
 			`${stack.apiUrl.replace('http', 'ws')}/realtime/v1/websocket?apikey=${stack.anonKey}&vsn=2.0.0`

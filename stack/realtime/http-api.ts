@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
 import type { GatewayContext } from '../gateway.ts';
-import { PayloadTooLargeError, readBody, sendJson } from '../http.ts';
+import { parseJson, PayloadTooLargeError, readBody, sendJson } from '../http.ts';
 import type { Claims } from '../jwt.ts';
 import { writePermissions } from './authorization.ts';
 import { topicKey, type Hub, type Outgoing } from './hub.ts';
@@ -87,7 +87,7 @@ export async function handleHttp(
 			return sendJson(res, 422, { errors: { payload: ['Payload size exceeds tenant limit'] } });
 		if (!binary) {
 			try {
-				JSON.parse(body.toString('utf8'));
+				parseJson(body.toString('utf8'));
 			} catch {
 				return sendJson(res, 422, { errors: { payload: ['is invalid'] } });
 			}
@@ -103,7 +103,7 @@ export async function handleHttp(
 
 	let parsed: unknown;
 	try {
-		parsed = JSON.parse(body.toString('utf8'));
+		parsed = parseJson(body.toString('utf8'));
 	} catch {
 		return sendJson(res, 422, { errors: { messages: ["can't be blank"] } });
 	}
