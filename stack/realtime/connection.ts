@@ -29,6 +29,10 @@ export interface ConnectionContext {
 	privateOnly: boolean;
 	options: RealtimeOptions;
 	log: (message: string) => void;
+	/** Counts committed changes that can revoke access (reauthorize.ts); absent: never re-checked. */
+	authorizationVersion?: () => number;
+	/** Checks `channel` again (it was authorized while such a change was committing). */
+	reauthorize?: (channel: Channel) => void;
 }
 
 const POSTGRES_CHANGES_UNSUPPORTED =
@@ -261,6 +265,7 @@ export class Connection implements ChannelSocket {
 			return fail(`${checked.code}: ${checked.message}`);
 		}
 		let read: Permissions = { broadcast: true, presence: true };
+		const version = this.#ctx.authorizationVersion?.();
 		if (isPrivate) {
 			try {
 				read = await readPermissions(this.#ctx.pool, name, checked.claims);
@@ -302,6 +307,8 @@ export class Connection implements ChannelSocket {
 		this.#channels.set(topic, channel);
 		this.#ctx.hub.add(channel);
 		this.#scheduleTokenCheck(channel);
+		// A change committed while this join was being checked did not see the channel: check again.
+		if (isPrivate && version !== this.#ctx.authorizationVersion?.()) this.#ctx.reauthorize?.(channel);
 
 		const bindings = Array.isArray(config.postgres_changes) ? config.postgres_changes.filter(isObject) : [];
 		// Echo the bindings with ids so realtime-js accepts the join; the system message below says
@@ -394,7 +401,7 @@ export class Connection implements ChannelSocket {
 	async #writePermissions(channel: Channel): Promise<Permissions> {
 		if (!channel.private) return { broadcast: true, presence: true };
 		if (channel.write) return channel.write;
-		channel.writeCheck ??= writePermissions(this.#ctx.pool, channel.name, channel.claims)
+		channel.writeCheck ??= this.#checkWrite(channel)
 			.catch((error: Error) => {
 				this.#ctx.log(`RlsPolicyError on ${channel.name}: ${error.message}`);
 				return { broadcast: false, presence: false };
@@ -405,6 +412,15 @@ export class Connection implements ChannelSocket {
 				return permissions;
 			});
 		return channel.writeCheck;
+	}
+
+	/** The write check, run again when a change that can revoke access committed meanwhile. */
+	async #checkWrite(channel: Channel): Promise<Permissions> {
+		for (;;) {
+			const version = this.#ctx.authorizationVersion?.();
+			const permissions = await writePermissions(this.#ctx.pool, channel.name, channel.claims);
+			if (version === this.#ctx.authorizationVersion?.()) return permissions;
+		}
 	}
 
 	#onJsonBroadcast(channel: Channel, frame: Frame): void | Promise<void> {

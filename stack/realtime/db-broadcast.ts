@@ -153,21 +153,22 @@ class ReplicationStream {
 			case 'insert': {
 				const relation = this.#relations.get(message.relationId);
 				if (!relation) throw new Error(`insert for unknown relation ${message.relationId}`);
-				if (relation.schema === 'realtime' && relation.name.startsWith('messages')) {
+				if (this.#isMessages(message.relationId)) {
 					this.#pending.push(rowOf(relation, message.values));
 				} else {
 					this.#noteChange(message.values);
 				}
 				break;
 			}
+			// realtime.messages' own updates, deletes (the janitor) and truncates are no one's access.
 			case 'update':
-				this.#noteChange(message.values, message.old ?? []);
+				if (!this.#isMessages(message.relationId)) this.#noteChange(message.values, message.old ?? []);
 				break;
 			case 'delete':
-				this.#noteChange(message.old);
+				if (!this.#isMessages(message.relationId)) this.#noteChange(message.old);
 				break;
 			case 'truncate':
-				this.#changed = 'all';
+				if (message.relationIds.some((id) => !this.#isMessages(id))) this.#changed = 'all';
 				break;
 			case 'commit': {
 				const rows = this.#pending;
@@ -182,7 +183,14 @@ class ReplicationStream {
 		}
 	}
 
-	/** Only the authorization publication's tables send updates, deletes and other inserts. */
+	/** Is this relation realtime.messages (or one of its partitions)? */
+	#isMessages(relationId: number): boolean {
+		const relation = this.#relations.get(relationId);
+		if (!relation) throw new Error(`change for unknown relation ${relationId}`);
+		return relation.schema === 'realtime' && relation.name.startsWith('messages');
+	}
+
+	/** Values of a changed row of the authorization publication's tables. */
 	#noteChange(...tuples: ColumnValue[][]): void {
 		if (this.#changed === 'all') return;
 		this.#changed ??= new Set();

@@ -17,7 +17,7 @@ import type { ServiceDeps } from '../services.ts';
 import { Connection, type ConnectionContext } from './connection.ts';
 import { readPermissions, writePermissions } from './authorization.ts';
 import { startDbBroadcast, type DbBroadcaster } from './db-broadcast.ts';
-import { createReauthorizer } from './reauthorize.ts';
+import { createReauthorizer, type Reauthorizer } from './reauthorize.ts';
 import { handleHttp } from './http-api.ts';
 import { Hub } from './hub.ts';
 import { DEFAULT_REALTIME_OPTIONS, optionsFromEnv, type RealtimeOptions } from './options.ts';
@@ -54,6 +54,7 @@ export function createRealtimeService(
 	const hub = new Hub();
 	let pool: pg.Pool | null = null;
 	let db: DbBroadcaster | null = null;
+	let reauthorizer: Reauthorizer | null = null;
 	const sockets = new Set<Connection>();
 	let closed = false;
 
@@ -70,17 +71,18 @@ export function createRealtimeService(
 		if (!db) {
 			const checks = pool;
 			// After a change that can revoke access, open channels are checked again (embedded only).
-			const reauthorizer = createReauthorizer({
+			const r = createReauthorizer({
 				channels: () => hub.privateChannels(),
 				read: (channel) => readPermissions(checks, channel.name, channel.claims),
 				write: (channel) => writePermissions(checks, channel.name, channel.claims),
 				apply: (channel, read, write) => channel.socket.reauthorized?.(channel, read, write),
 				log
 			});
+			reauthorizer = r;
 			db = startDbBroadcast({
 				dbUrl: deps.dbUrl,
 				hub,
-				onAuthorizationChange: (change) => void reauthorizer.changed(change),
+				onAuthorizationChange: (change) => void r.changed(change),
 				reconnectMs: options.replicationReconnectMs,
 				statusIntervalMs: options.replicationStatusMs,
 				retentionMs: options.retentionMs,
@@ -115,7 +117,9 @@ export function createRealtimeService(
 			jwtSecret: deps.config.jwtSecret,
 			privateOnly: deps.config.realtime.privateOnly,
 			options,
-			log
+			log,
+			authorizationVersion: () => reauthorizer?.version ?? 0,
+			reauthorize: (channel) => void reauthorizer?.recheck(channel)
 		};
 	}
 

@@ -39,6 +39,10 @@ export function concerns(channel: Channel, change: AuthorizationChange): boolean
 export interface Reauthorizer {
 	/** Queues the channels `change` concerns for a check; resolves when they have been checked. */
 	changed(change: AuthorizationChange): Promise<void>;
+	/** Queues one channel (joined while a change was being committed); resolves once checked. */
+	recheck(channel: Channel): Promise<void>;
+	/** How many changes have been seen: a check that began before the latest one may be stale. */
+	readonly version: number;
 }
 
 export function createReauthorizer(deps: ReauthorizeDeps): Reauthorizer {
@@ -92,11 +96,23 @@ export function createReauthorizer(deps: ReauthorizeDeps): Reauthorizer {
 		return running;
 	}
 
+	let version = 0;
+	const settle = async () => {
+		// Until the queued channels have been through a pass (a pass may be ending as they queue).
+		while (running || queued.size > 0) await kick();
+	};
 	return {
+		get version() {
+			return version;
+		},
 		async changed(change) {
+			version++;
 			for (const channel of deps.channels()) if (concerns(channel, change)) queued.add(channel);
-			// Until this change's channels have been through a pass (a pass may be ending as they queue).
-			while (running || queued.size > 0) await kick();
+			await settle();
+		},
+		async recheck(channel) {
+			queued.add(channel);
+			await settle();
 		}
 	};
 }

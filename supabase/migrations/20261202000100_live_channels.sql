@@ -28,7 +28,8 @@ drop function private.can_use_topic(text);
 
 /**
  * The conversation of a live topic `<kind>:<uuid>:<epoch>` when the current user is a participant
- * and `<epoch>` is the conversation's current key epoch; null otherwise (never throws). Security
+ * and `<epoch>` is the conversation's current key epoch; null otherwise (never throws). The uuid
+ * must be written as the database writes it (lowercase), so one topic has one name. Security
  * definer for the same reason as is_participant: policies ask it without recursing into RLS.
  */
 create or replace function private.live_topic_conversation(topic text, kind text)
@@ -40,7 +41,7 @@ set search_path = ''
 as $$
   select c.id
   from regexp_match(live_topic_conversation.topic, '^([a-z]+):([0-9a-fA-F-]{36}):([1-9][0-9]{0,8})$') as m
-  join public.conversations c on c.id = private.try_uuid(m[2]) and c.key_epoch = m[3]::int
+  join public.conversations c on c.id = private.try_uuid(m[2]) and c.id::text = m[2] and c.key_epoch = m[3]::int
   join public.conversation_participants p on p.conversation_id = c.id and p.user_id = (select auth.uid())
   where m[1] = live_topic_conversation.kind
 $$;
@@ -90,21 +91,35 @@ create policy "participants send on their conversation's members topic"
   on realtime.messages for insert to authenticated
   with check (topic = (select realtime.topic()) and (select private.may_send((select realtime.topic()))));
 
-/** `conversation:<id>:<epoch>` for the conversation's current epoch: where the database's events for it go. */
+/**
+ * `conversation:<id>:<epoch>` for the conversation's current epoch: where the database's events for
+ * it go. PL/pgSQL, not SQL: a SQL function called from a trigger is not inlined and is planned
+ * again on every call, which cost send_message about a fifth of its throughput; PL/pgSQL keeps
+ * the plan for the session.
+ */
 create or replace function private.live_topic(conversation_id uuid)
 returns text
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-  select 'conversation:' || c.id || ':' || c.key_epoch from public.conversations c where c.id = live_topic.conversation_id
+declare
+  topic text;
+begin
+  select 'conversation:' || c.id || ':' || c.key_epoch into topic from public.conversations c where c.id = live_topic.conversation_id;
+  return topic;
+end;
 $$;
 revoke all on function private.live_topic(uuid) from public;
 -- Triggers run as whoever wrote the row: the RPCs' owner, or service_role writing directly.
 grant execute on function private.live_topic(uuid) to service_role;
 
-/** message_created to the conversation's current topic, inbox to every other participant's user topic (one insert). */
+/**
+ * message_created to the conversation's current topic, inbox ({conversation_id, seq, sender_id,
+ * key_epoch}) to every other participant's user topic (one insert). The epoch in inbox lets a
+ * client whose channels missed key_epoch_changed notice and move.
+ */
 create or replace function private.broadcast_message_created()
 returns trigger
 language plpgsql
@@ -113,13 +128,15 @@ set search_path = ''
 as $$
 begin
   begin
+    with c as (select c.id, c.key_epoch from public.conversations c where c.id = new.conversation_id)
     insert into realtime.messages (payload, event, topic, private, extension)
-    select to_jsonb(new), 'message_created', private.live_topic(new.conversation_id), true, 'broadcast'
+    select to_jsonb(new), 'message_created', 'conversation:' || c.id || ':' || c.key_epoch, true, 'broadcast'
+    from c
     union all
-    select jsonb_build_object('conversation_id', new.conversation_id, 'seq', new.seq, 'sender_id', new.sender_id),
+    select jsonb_build_object('conversation_id', new.conversation_id, 'seq', new.seq, 'sender_id', new.sender_id, 'key_epoch', c.key_epoch),
       'inbox', 'user:' || p.user_id, true, 'broadcast'
-    from public.conversation_participants p
-    where p.conversation_id = new.conversation_id and p.user_id is distinct from new.sender_id;
+    from c join public.conversation_participants p on p.conversation_id = c.id
+    where p.user_id is distinct from new.sender_id;
   exception when others then
     raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
   end;
@@ -183,8 +200,8 @@ $$;
 /**
  * participants_changed ({conversation_id, user_id, role, op, key_epoch}) to the conversation's
  * current topic, and conversation_added / conversation_removed ({conversation_id}) to the member's
- * `user:<id>`. A removal has already bumped the epoch, so its participants_changed goes to the new
- * topic, which the removed member cannot join; the others learn of it from key_epoch_changed.
+ * `user:<id>`. A removal is told on the epoch it ends (the bump comes after, from its own trigger),
+ * so everyone on that topic hears it, followed by key_epoch_changed.
  */
 create or replace function private.broadcast_participants()
 returns trigger
@@ -248,6 +265,109 @@ create trigger conversations_broadcast_key_epoch
   when (old.key_epoch is distinct from new.key_epoch)
   execute function private.broadcast_key_epoch();
 comment on trigger conversations_broadcast_key_epoch on public.conversations is 'key_epoch_changed to the old epoch''s topic, so its members move to the new one.';
+
+
+/**
+ * Bumps the conversation's key epoch whenever a participant row goes, whatever removed it: the
+ * RPCs, an account deletion (the row cascades from profiles), or service_role writing directly.
+ * The epoch is what moves the live topics (and rotates the E2EE key), so no way out of a
+ * conversation may skip it. A conversation being deleted has no row left to bump.
+ */
+create or replace function private.bump_key_epoch()
+returns trigger
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  update public.conversations c set key_epoch = c.key_epoch + 1 where c.id = old.conversation_id;
+  return null;
+end;
+$$;
+revoke all on function private.bump_key_epoch() from public;
+
+-- After conversation_participants_broadcast_membership (triggers fire in name order), so the
+-- removal is told on the old topic, where everyone still is, and key_epoch_changed follows it.
+create trigger conversation_participants_bump_key_epoch
+  after delete on public.conversation_participants
+  for each row execute function private.bump_key_epoch();
+comment on trigger conversation_participants_bump_key_epoch on public.conversation_participants is 'A participant leaving, removed or deleted bumps key_epoch (moves the live topics).';
+
+-- The RPCs no longer bump the epoch themselves: the trigger above does it for every removal.
+/** Removes the caller (same as leave_conversation) or, for an admin, anyone; for a moderator, members only. The epoch bump is the participants table's trigger (bump_key_epoch). Security definer: deletes another user's participant row. */
+create or replace function public.remove_participant(conversation_id uuid, user_id uuid)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  uid uuid := private.require_user();
+  locked record;
+  target public.conversation_participants;
+begin
+  if remove_participant.user_id = uid then
+    perform public.leave_conversation(remove_participant.conversation_id);
+    return;
+  end if;
+  select * into locked from private.lock_conversation(remove_participant.conversation_id, uid);
+  if (locked.conversation).kind = 'direct' then
+    raise exception using errcode = 'PT403', message = 'A direct conversation always has exactly two people.', detail = 'direct_conversation';
+  end if;
+  if (locked.me).role not in ('admin', 'moderator') then
+    raise exception using errcode = 'PT403', message = 'Only moderators and admins can remove members.', detail = 'not_moderator';
+  end if;
+  select p.* into target from public.conversation_participants p
+  where p.conversation_id = remove_participant.conversation_id and p.user_id = remove_participant.user_id;
+  if not found then
+    raise exception using errcode = 'PT404', message = 'That person is not in the conversation.', detail = 'participant_not_found';
+  end if;
+  if (locked.me).role = 'moderator' and target.role <> 'member' then
+    raise exception using errcode = 'PT403', message = 'Only admins can remove moderators and admins.', detail = 'not_admin';
+  end if;
+
+  delete from public.conversation_participants p
+  where p.conversation_id = remove_participant.conversation_id and p.user_id = remove_participant.user_id;
+end;
+$$;
+revoke all on function public.remove_participant(uuid, uuid) from public, anon;
+grant execute on function public.remove_participant(uuid, uuid) to authenticated, service_role;
+
+/** The caller leaves a group. The last admin must hand over first (`last_admin`) unless nobody else is left, in which case the conversation is deleted. The epoch bump is the participants table's trigger (bump_key_epoch). Security definer: updates the conversation row. */
+create or replace function public.leave_conversation(conversation_id uuid)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  uid uuid := private.require_user();
+  locked record;
+  others int;
+  other_admins int;
+begin
+  select * into locked from private.lock_conversation(leave_conversation.conversation_id, uid);
+  if (locked.conversation).kind = 'direct' then
+    raise exception using errcode = 'PT403', message = 'You cannot leave a direct conversation.', detail = 'direct_conversation';
+  end if;
+  select count(*), count(*) filter (where p.role = 'admin') into others, other_admins
+  from public.conversation_participants p
+  where p.conversation_id = leave_conversation.conversation_id and p.user_id <> uid;
+
+  if others = 0 then
+    delete from public.conversations c where c.id = leave_conversation.conversation_id;
+    return;
+  end if;
+  if (locked.me).role = 'admin' and other_admins = 0 then
+    raise exception using errcode = 'PT403', message = 'You are the last admin: make someone else an admin first.', detail = 'last_admin';
+  end if;
+
+  delete from public.conversation_participants p
+  where p.conversation_id = leave_conversation.conversation_id and p.user_id = uid;
+end;
+$$;
+revoke all on function public.leave_conversation(uuid) from public, anon;
+grant execute on function public.leave_conversation(uuid) to authenticated, service_role;
 
 /**
  * Tables whose changes can revoke someone's access to a live topic. The embedded stack reads it

@@ -169,7 +169,7 @@ describe('realtime triggers', () => {
 		expect(created[0].payload).toMatchObject({ id: message.id, seq: 1, sender_id: a, content_encrypted: 'hi' });
 		const inbox = rows.filter((r) => r.event === 'inbox');
 		expect(inbox.map((r) => r.topic).sort()).toEqual([`user:${b}`, `user:${c}`].sort());
-		expect(inbox[0].payload).toEqual({ conversation_id: conv, seq: 1, sender_id: a });
+		expect(inbox[0].payload).toEqual({ conversation_id: conv, seq: 1, sender_id: a, key_epoch: 1 });
 		expect(rows).toHaveLength(3);
 	});
 
@@ -252,7 +252,7 @@ describe('realtime triggers', () => {
 		const removed = await broadcastsOf(() =>
 			rpc(db.pool, a, 'remove_participant', { conversation_id: conv, user_id: b })
 		);
-		// The old topic hears the move (and nothing about who); the removal itself goes to the new one.
+		// Told on the epoch it ends, where everyone still is; then the move.
 		expect(removed).toEqual([
 			expect.objectContaining({
 				topic: `conversation:${conv}:1`,
@@ -260,15 +260,38 @@ describe('realtime triggers', () => {
 				payload: { conversation_id: conv, key_epoch: 2 }
 			}),
 			expect.objectContaining({
-				topic: `conversation:${conv}:2`,
+				topic: `conversation:${conv}:1`,
 				event: 'participants_changed',
-				payload: { conversation_id: conv, user_id: b, role: 'moderator', op: 'removed', key_epoch: 2 }
+				payload: { conversation_id: conv, user_id: b, role: 'moderator', op: 'removed', key_epoch: 1 }
 			}),
 			expect.objectContaining({ topic: `user:${b}`, event: 'conversation_removed', payload: { conversation_id: conv } })
 		]);
 		// The last one out deletes the group, and is told so on their user topic.
 		const gone = await broadcastsOf(() => rpc(db.pool, a, 'leave_conversation', { conversation_id: conv }));
 		expect(gone.map((r) => [r.topic, r.event])).toEqual([[`user:${a}`, 'conversation_removed']]);
+	});
+
+	test('every way out bumps the epoch once: removal, leaving, and an account deleted', async () => {
+		const [a, b, c, d] = [await user(), await user(), await user(), await user()];
+		const conv = await groupOf(a, [b, c, d]);
+		const epoch = async () => (await db.pool.query('select key_epoch from public.conversations where id = $1', [conv])).rows[0].key_epoch;
+		await rpc(db.pool, a, 'remove_participant', { conversation_id: conv, user_id: b });
+		expect(await epoch()).toBe(2);
+		await rpc(db.pool, c, 'leave_conversation', { conversation_id: conv });
+		expect(await epoch()).toBe(3);
+		const deleted = await broadcastsOf(() => db.pool.query('delete from auth.users where id = $1', [d]));
+		expect(await epoch()).toBe(4);
+		expect(deleted).toContainEqual(
+			expect.objectContaining({ topic: `conversation:${conv}:3`, event: 'key_epoch_changed', payload: { conversation_id: conv, key_epoch: 4 } })
+		);
+		expect(await channelAccess(d, `members:${conv}:4`)).toEqual(none);
+	});
+
+	test('a topic has one spelling: an uppercase id is refused', async () => {
+		const a = await user();
+		const conv = await groupOf(a, []);
+		expect(await channelAccess(a, `members:${conv}:1`)).toEqual({ receive: true, send: true });
+		expect(await channelAccess(a, `members:${conv.toUpperCase()}:1`)).toEqual(none);
 	});
 
 	test('a direct conversation announces itself to both users', async () => {

@@ -146,11 +146,10 @@ describe('embedded stack: a removed member is cut off at once', () => {
 			status: 'error',
 			message: expect.stringContaining('no longer have permission')
 		});
-		// The old topic told him only that the conversation moved on, and nothing after.
-		expect(robDb.events.map((e) => e.event)).toEqual(['key_epoch_changed']);
-		await vi.waitFor(() => expect(Object.keys(anaMembers.ch.presenceState())).not.toContain(rob.id), {
-			timeout: 1000
-		});
+		// The old topic told him of his own removal and that the conversation moved on, and nothing after.
+		expect(robDb.events.map((e) => e.event)).toEqual(['participants_changed', 'key_epoch_changed']);
+		expect(robDb.events[0].payload).toMatchObject({ user_id: rob.id, op: 'removed' });
+		// Everyone's old channels close (their epoch is over), so presence is that of the new topic, below.
 
 		// The members' old channels were closed too (their epoch is over); they are on the new ones.
 		await vi.waitFor(() => expect(anaMembers.closedAt).not.toBeNull());
@@ -166,7 +165,7 @@ describe('embedded stack: a removed member is cut off at once', () => {
 			payload: { user_id: rob.id }
 		});
 		await new Promise((r) => setTimeout(r, 200));
-		expect(robDb.events.map((e) => e.event)).toEqual(['key_epoch_changed']);
+		expect(robDb.events.map((e) => e.event)).toEqual(['participants_changed', 'key_epoch_changed']);
 		expect(robMembers.events).toEqual([]);
 		expect(anaNext.events).toEqual([]);
 		expect(Object.keys(anaNext.ch.presenceState())).toEqual([ana.id]);
@@ -267,9 +266,9 @@ describe('as on hosted Supabase (no re-check of open channels): the topics alone
 			{ timeout: 5000 }
 		);
 		await new Promise((r) => setTimeout(r, 200));
-		expect(robDb.events.map((e) => e.event)).toEqual(['key_epoch_changed']);
+		expect(robDb.events.map((e) => e.event)).toEqual(['participants_changed', 'key_epoch_changed']);
 		expect(bobStore.typing[c] ?? []).toEqual([]);
-		expect(robDb.events[0].payload).toEqual(expect.objectContaining({ conversation_id: c, key_epoch: 2 }));
+		expect(robDb.events[1].payload).toEqual(expect.objectContaining({ conversation_id: c, key_epoch: 2 }));
 		expect(await refused(rob, conversationTopic(c, 2))).toBe(true);
 		expect(await refused(rob, membersTopic(c, 2))).toBe(true);
 	});

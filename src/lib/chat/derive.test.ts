@@ -9,6 +9,7 @@ import {
 	normalizeMessage,
 	normalizeParticipant,
 	orderIds,
+	pendingMessageView,
 	previewText
 } from './derive.ts';
 import { formatBytes } from '../components/format.ts';
@@ -203,5 +204,49 @@ describe('attachments', () => {
 		expect(formatBytes(12)).toBe('12 B');
 		expect(formatBytes(340 * 1024)).toBe('340 KB');
 		expect(formatBytes(1.25 * 1024 * 1024)).toBe('1.3 MB');
+	});
+});
+
+describe('pendingMessageView', () => {
+	it('shows a new send at once, and an outbox entry as it was left (failed, with its error)', () => {
+		const fresh = pendingMessageView({
+			clientId: 'k1',
+			conversationId: 'c1',
+			senderId: 'me',
+			createdAt: Date.UTC(2026, 0, 1),
+			type: 'text',
+			text: 'hi',
+			replyTo: null
+		});
+		expect(fresh).toMatchObject({
+			id: 'k1',
+			client_id: 'k1',
+			seq: null,
+			status: 'pending',
+			text: 'hi',
+			undecryptable: false
+		});
+		expect(fresh.created_at).toBe('2026-01-01T00:00:00.000Z');
+		expect(fresh).not.toHaveProperty('error');
+		const restored = pendingMessageView({
+			clientId: 'k2',
+			conversationId: 'c1',
+			senderId: 'me',
+			createdAt: 0,
+			type: 'text',
+			text: null,
+			contentEncrypted: 'sealed',
+			encryption: { epoch: 2, nonce: 'n' },
+			replyTo: 'm0',
+			failed: true,
+			error: 'Conversation not found'
+		});
+		expect(restored).toMatchObject({
+			status: 'failed',
+			error: 'Conversation not found',
+			undecryptable: true,
+			content_encrypted: 'sealed',
+			reply_to_id: 'm0'
+		});
 	});
 });

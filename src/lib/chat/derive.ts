@@ -10,6 +10,7 @@ import type {
 	MessageRow,
 	MessageStatus,
 	MessageType,
+	MessageView,
 	ParticipantView,
 	ReactionRow,
 	ReactionView,
@@ -251,4 +252,48 @@ export function previewText(type: MessageType, text: string | null): string | nu
 	if (!content) return null;
 	const label = type === 'image' ? '📷 Photo' : type === 'voice' ? '🎤 Voice message' : `📎 ${content.name}`;
 	return content.caption ? `${label}: ${content.caption}` : label;
+}
+
+/** What a message not yet stored is made of: a new send, or an entry of the outbox. */
+export interface PendingMessage {
+	clientId: string;
+	conversationId: string;
+	senderId: string;
+	/** Milliseconds since the epoch, as the outbox stamps it. */
+	createdAt: number;
+	type: MessageType;
+	text: string | null;
+	attachment?: MessageRow['attachment'];
+	contentEncrypted?: string | null;
+	encryption?: MessageEncryption | null;
+	replyTo: string | null;
+	failed?: boolean;
+	error?: string | null;
+}
+
+/** The view of a message that has no seq yet (shown under its client id until the stored row replaces it). */
+export function pendingMessageView(p: PendingMessage): MessageView {
+	return {
+		id: p.clientId,
+		client_id: p.clientId,
+		conversation_id: p.conversationId,
+		sender_id: p.senderId,
+		seq: null,
+		content_encrypted: p.contentEncrypted ?? null,
+		message_type: p.type,
+		attachment: p.attachment ?? null,
+		encryption: p.encryption ?? null,
+		reply_to_id: p.replyTo,
+		created_at: new Date(p.createdAt).toISOString(),
+		edited_at: null,
+		deleted_at: null,
+		text: p.text,
+		undecryptable: p.text === null,
+		status: p.failed ? 'failed' : 'pending',
+		readBy: 0,
+		deliveredTo: 0,
+		recipients: 0,
+		reactions: [],
+		...(p.failed && p.error ? { error: p.error } : {})
+	};
 }

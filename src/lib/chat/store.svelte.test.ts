@@ -630,6 +630,25 @@ describe('ChatStore: live membership', () => {
 		await vi.waitFor(() => expect(texts(w.store)).toEqual(['first', 'second']));
 	});
 
+	it('notices from the inbox an epoch move its channels missed, and moves', async () => {
+		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
+		await w.bobSays('before');
+		await w.store.open(C1);
+		const stale = w.channel();
+		w.server.conversation(C1).key_epoch = 1;
+		const m = await w.bobSays('on the new epoch');
+		w.alice
+			.channelFor('user:alice')!
+			.emit('inbox', { conversation_id: C1, seq: m.seq, sender_id: 'bob', key_epoch: 1 });
+		await vi.waitFor(() => expect(w.alice.channelFor('conversation:c1:1')).toBeDefined());
+		expect(stale.removed).toBe(true);
+		// The catch-up of the (re)join brings what the missed topic carried.
+		await vi.waitFor(() => {
+			w.channel().setStatus('SUBSCRIBED');
+			expect(w.store.messagesOf(C1).map((x) => x.seq)).toEqual([1, m.seq]);
+		});
+	});
+
 	it('forgets a conversation whose channel the server closed once I am no longer in it', async () => {
 		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
 		await w.store.open(C1);

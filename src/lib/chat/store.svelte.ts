@@ -32,6 +32,7 @@ import {
 	normalizeMessage,
 	normalizeParticipant,
 	orderIds,
+	pendingMessageView,
 	type AttachmentContent,
 	type AttachmentRef
 } from './derive.ts';
@@ -84,6 +85,8 @@ const CATCH_UP_PAGE = 100;
 /** How often a device asks a conversation for a key it lacks, and how long a holder batches asks. */
 const KEY_REQUEST_INTERVAL_MS = 5000;
 const KEY_SHARE_DELAY_MS = 200;
+/** How often a conversation whose channel the server refused or closed is fetched again, at most. */
+const RECHECK_INTERVAL_MS = 3000;
 /** The private Storage bucket of encrypted attachments, and the largest file one may hold. */
 export const ATTACHMENT_BUCKET = 'attachments';
 export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
@@ -137,6 +140,8 @@ export class ChatStore {
 	#subscribing = new Map<string, Promise<void>>();
 	#opening = new Map<string, Promise<void>>();
 	#catchingUp = new Map<string, Promise<void>>();
+	/** When each conversation's membership was last fetched again after a channel error (ms). */
+	#recheckedAt = new Map<string, number>();
 	/** When I last asked each conversation for its key (ms), and pending answers to others' asks. */
 	#keyRequestedAt = new Map<string, number>();
 	#keySharing = new Map<string, ReturnType<typeof setTimeout>>();
@@ -1075,28 +1080,16 @@ export class ChatStore {
 		if (!outbox) throw new ChatError('The chat is not started', 0, 'not_started');
 		const clientId = crypto.randomUUID();
 		const createdAt = outbox.stamp();
-		const view: MessageView = {
-			id: clientId,
-			client_id: clientId,
-			conversation_id: conversationId,
-			sender_id: me,
-			seq: null,
-			content_encrypted: null,
-			message_type: type,
-			attachment,
-			encryption: null,
-			reply_to_id: replyTo,
-			created_at: new Date(createdAt).toISOString(),
-			edited_at: null,
-			deleted_at: null,
+		const view = pendingMessageView({
+			clientId,
+			conversationId,
+			senderId: me,
+			createdAt,
+			type,
 			text,
-			undecryptable: false,
-			status: 'pending',
-			readBy: 0,
-			deliveredTo: 0,
-			recipients: 0,
-			reactions: []
-		};
+			attachment,
+			replyTo
+		});
 		view.recipients = this.#statusOf(view).recipients;
 		this.messagesById[clientId] = view;
 		this.#ids(conversationId).push(clientId);
@@ -1174,29 +1167,19 @@ export class ChatStore {
 				.conversationKey(e.conversation_id, e.encryption.epoch, { create: false })
 				.catch(() => null);
 			const text = key ? openText(key, e.content_encrypted, e.encryption.nonce) : null;
-			this.messagesById[e.client_id] = {
-				id: e.client_id,
-				client_id: e.client_id,
-				conversation_id: e.conversation_id,
-				sender_id: me,
-				seq: null,
-				content_encrypted: e.content_encrypted,
-				message_type: e.message_type,
-				attachment: null,
-				encryption: e.encryption,
-				reply_to_id: e.reply_to_id,
-				created_at: new Date(e.createdAt).toISOString(),
-				edited_at: null,
-				deleted_at: null,
+			this.messagesById[e.client_id] = pendingMessageView({
+				clientId: e.client_id,
+				conversationId: e.conversation_id,
+				senderId: me,
+				createdAt: e.createdAt,
+				type: e.message_type,
 				text,
-				undecryptable: text === null,
-				status: e.failed ? 'failed' : 'pending',
-				readBy: 0,
-				deliveredTo: 0,
-				recipients: 0,
-				reactions: [],
-				...(e.lastError && e.failed ? { error: e.lastError } : {})
-			};
+				contentEncrypted: e.content_encrypted,
+				encryption: e.encryption,
+				replyTo: e.reply_to_id,
+				failed: e.failed,
+				error: e.lastError
+			});
 			this.#ids(e.conversation_id).push(e.client_id);
 		}
 	}
@@ -1492,6 +1475,12 @@ export class ChatStore {
 		if (senderId !== me) this.#queueReceipt(conversationId, 'delivered', seq);
 		let c = this.#conversation(conversationId);
 		if (!c) c = await this.#fetchConversation(conversationId);
+		// My channels may have missed a move to a new epoch (the inbox topic never moves).
+		const epoch = Number(payload.key_epoch);
+		if (Number.isSafeInteger(epoch) && epoch > c.key_epoch) {
+			c.key_epoch = epoch;
+			this.#followEpoch(conversationId);
+		}
 		if (seq > c.last_seq) {
 			const mine = this.participants[conversationId]?.find((p) => p.user_id === me);
 			if (senderId !== me && seq > (mine?.last_read_seq ?? 0)) c.unread_count += 1;
@@ -1546,6 +1535,7 @@ export class ChatStore {
 	 */
 	async #join(conversationId: string): Promise<void> {
 		const me = this.#me();
+		const generation = this.#generation;
 		const epoch = (this.#conversation(conversationId) ?? (await this.#fetchConversation(conversationId)))
 			.key_epoch;
 		const db = await this.#freshChannel(conversationTopic(conversationId, epoch), {
@@ -1554,10 +1544,14 @@ export class ChatStore {
 		const members = await this.#freshChannel(membersTopic(conversationId, epoch), {
 			config: { private: true, presence: { key: me }, broadcast: { self: false } }
 		});
-		// Opened twice while the old channels were being removed: keep the first.
-		if (this.#channels.has(conversationId)) {
+		const now = this.#conversation(conversationId);
+		// Opened twice while the old channels were being removed (keep the first); signed out or
+		// forgotten meanwhile; or the epoch moved on while the channels were being made (again).
+		const stale = generation !== this.#generation || !now;
+		if (stale || this.#channels.has(conversationId) || now.key_epoch !== epoch) {
 			void this.#sb?.removeChannel(db);
 			void this.#sb?.removeChannel(members);
+			if (!stale && !this.#channels.has(conversationId)) return this.#join(conversationId);
 			return;
 		}
 		const live: LiveChannels = { epoch, db, members };
@@ -1632,8 +1626,12 @@ export class ChatStore {
 			}
 		});
 		members.subscribe((status) => {
-			if (!current() || status !== 'SUBSCRIBED') return;
-			void members.track({ user_id: me, online_at: new Date().toISOString() }).catch(() => undefined);
+			if (!current()) return;
+			if (status === 'SUBSCRIBED') {
+				void members.track({ user_id: me, online_at: new Date().toISOString() }).catch(() => undefined);
+			} else if (status === 'CHANNEL_ERROR' || status === 'CLOSED') {
+				void this.#recheckMembership(conversationId).catch(() => undefined);
+			}
 		});
 		this.#channels.set(conversationId, live);
 	}
@@ -1684,7 +1682,7 @@ export class ChatStore {
 		const c = this.#conversation(conversationId);
 		if (c) c.key_epoch = Math.max(c.key_epoch, epoch);
 		this.#followEpoch(conversationId);
-		await this.#recheckMembership(conversationId);
+		await this.#recheckMembership(conversationId, true);
 	}
 
 	/** Re-joins a conversation's channels when its known epoch is newer than theirs. */
@@ -1696,8 +1694,15 @@ export class ChatStore {
 		void this.#subscribeConversation(conversationId).catch(() => undefined);
 	}
 
-	/** Fetches the conversation again: forgotten if I am no longer in it, re-joined if its epoch moved. */
-	async #recheckMembership(conversationId: string): Promise<void> {
+	/**
+	 * Fetches the conversation again: forgotten if I am no longer in it, re-joined if its epoch
+	 * moved. At most every few seconds per conversation unless `now` (a refused channel is retried
+	 * by realtime-js with backoff, and a dropped connection errors every channel at once).
+	 */
+	async #recheckMembership(conversationId: string, now = false): Promise<void> {
+		const at = Date.now();
+		if (!now && at - (this.#recheckedAt.get(conversationId) ?? 0) < RECHECK_INTERVAL_MS) return;
+		this.#recheckedAt.set(conversationId, at);
 		try {
 			await this.#fetchConversation(conversationId);
 		} catch (err) {
