@@ -38,7 +38,8 @@ import {
 } from './derive.ts';
 import { formatBytes } from '../components/format.ts';
 import { refuseCreated, refuseMember, refuseUpdated, type KnownConversation } from './live-guard.ts';
-import { conversationTopic, DB_EVENTS, MEMBER_EVENTS, membersTopic, USER_EVENTS, userTopic } from './live.ts';
+import { DB_EVENTS, MEMBER_EVENTS, USER_EVENTS, userTopic } from './live.ts';
+import { ConversationChannels, freshChannel, type ChannelEvents } from './conversation-channels.ts';
 import type {
 	ConversationView,
 	MessageRow,
@@ -72,21 +73,14 @@ export interface ChatStoreOptions {
 type Raw = Record<string, unknown>;
 type Timer = ReturnType<typeof setTimeout>;
 
-/** A conversation's two joined channels, for one key epoch (docs/live-channels.md). */
-interface LiveChannels {
-	epoch: number;
-	/** `conversation:<id>:<epoch>`: what the database says. */
-	db: RealtimeChannel;
-	/** `members:<id>:<epoch>`: typing, key requests, presence. */
-	members: RealtimeChannel;
-}
-
 const CATCH_UP_PAGE = 100;
 /** How often a device asks a conversation for a key it lacks, and how long a holder batches asks. */
 const KEY_REQUEST_INTERVAL_MS = 5000;
 const KEY_SHARE_DELAY_MS = 200;
 /** How often a conversation whose channel the server refused or closed is fetched again, at most. */
 const RECHECK_INTERVAL_MS = 3000;
+/** How long joins are gathered before their epochs are confirmed in one query. */
+const EPOCH_CHECK_DELAY_MS = 20;
 /** The private Storage bucket of encrypted attachments, and the largest file one may hold. */
 export const ATTACHMENT_BUCKET = 'attachments';
 export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
@@ -134,12 +128,14 @@ export class ChatStore {
 	#outbox: Outbox | null = null;
 	#userChannel: RealtimeChannel | null = null;
 	/** Joined channels per conversation: open conversations and the watched part of the list. */
-	#channels = new Map<string, LiveChannels>();
+	#channels: ConversationChannels;
 	/** Conversations open in a window: their channels' message events are applied. */
 	#openIds = new Set<string>();
-	#subscribing = new Map<string, Promise<void>>();
 	#opening = new Map<string, Promise<void>>();
 	#catchingUp = new Map<string, Promise<void>>();
+	/** Conversations whose joined channels' epoch is to be confirmed, and the batch timer. */
+	#epochChecks = new Set<string>();
+	#epochTimer: Timer | null = null;
 	/** When each conversation's membership was last fetched again after a channel error (ms). */
 	#recheckedAt = new Map<string, number>();
 	/** When I last asked each conversation for its key (ms), and pending answers to others' asks. */
@@ -167,6 +163,17 @@ export class ChatStore {
 		this.#idb = options.indexedDB;
 		this.keyring = options.keyring ?? new Keyring(options.indexedDB);
 		this.keyring.onIdentityChange = () => void this.redecrypt();
+		this.#channels = new ConversationChannels(
+			{
+				client: () => this.#client(),
+				me: () => this.#me(),
+				epochOf: (id) => this.#conversation(id)?.key_epoch,
+				load: (id) => this.#fetchConversation(id),
+				isOpen: (id) => this.#openIds.has(id),
+				generation: () => this.#generation
+			},
+			this.#channelEvents()
+		);
 		this.#options = {
 			receiptDelayMs: options.receiptDelayMs ?? 500,
 			typingThrottleMs: options.typingThrottleMs ?? 2000,
@@ -215,19 +222,17 @@ export class ChatStore {
 		this.#generation++;
 		const sb = this.#sb;
 		if (sb) {
-			for (const live of this.#channels.values()) {
-				void sb.removeChannel(live.db);
-				void sb.removeChannel(live.members);
-			}
 			if (this.#userChannel) void sb.removeChannel(this.#userChannel);
 		}
-		this.#channels.clear();
+		this.#channels.leaveAll(sb);
 		this.#openIds.clear();
-		this.#subscribing.clear();
 		this.#userChannel = null;
 		this.#listeners?.();
 		this.#listeners = null;
 		if (this.#receiptTimer) clearTimeout(this.#receiptTimer);
+		if (this.#epochTimer) clearTimeout(this.#epochTimer);
+		this.#epochTimer = null;
+		this.#epochChecks.clear();
 		this.#receiptTimer = null;
 		this.#receipts.clear();
 		for (const t of this.#remoteTyping.values()) clearTimeout(t);
@@ -438,7 +443,7 @@ export class ChatStore {
 		}
 		this.conversations = sortConversations(this.conversations);
 		// A newer epoch than the joined channels': move them (a no-op while none are joined).
-		this.#followEpoch(conversationId);
+		this.#channels.follow(conversationId);
 		// The reactive copy, so callers' changes reach the UI.
 		return this.#conversation(conversationId) ?? view;
 	}
@@ -497,7 +502,7 @@ export class ChatStore {
 			await Promise.all([this.#ingest(messages), this.#loadReactions(messages.map((m) => m.id))]);
 		});
 		await Promise.all([
-			this.#subscribeConversation(conversationId),
+			this.#channels.join(conversationId),
 			this.#fetchConversation(conversationId),
 			page,
 			warmKey
@@ -527,7 +532,7 @@ export class ChatStore {
 	 * holds it and is online wraps it for me, and `key_added` on my user topic says it is there.
 	 */
 	#requestKey(conversationId: string, epoch: number): void {
-		const ch = this.#channels.get(conversationId)?.members;
+		const ch = this.#channels.members(conversationId);
 		const now = Date.now();
 		if (!ch || !this.userId) return;
 		if (now - (this.#keyRequestedAt.get(conversationId) ?? 0) < KEY_REQUEST_INTERVAL_MS) return;
@@ -583,12 +588,7 @@ export class ChatStore {
 	}
 
 	#unsubscribe(conversationId: string) {
-		const live = this.#channels.get(conversationId);
-		this.#channels.delete(conversationId);
-		if (live) {
-			void this.#sb?.removeChannel(live.db);
-			void this.#sb?.removeChannel(live.members);
-		}
+		if (this.#sb) this.#channels.leave(conversationId);
 		delete this.presence[conversationId];
 	}
 
@@ -605,12 +605,12 @@ export class ChatStore {
 	async #watchList(): Promise<void> {
 		if (!this.#sb || !this.userId) return;
 		const watched = this.#watchedIds();
-		for (const id of [...this.#channels.keys()]) {
+		for (const id of this.#channels.ids()) {
 			if (!watched.has(id) && !this.#openIds.has(id)) this.#unsubscribe(id);
 			// The list may know of an epoch bump the channels missed (while offline).
-			else this.#followEpoch(id);
+			else this.#channels.follow(id);
 		}
-		await Promise.all([...watched].map((id) => this.#subscribeConversation(id).catch(() => undefined)));
+		await Promise.all([...watched].map((id) => this.#channels.join(id).catch(() => undefined)));
 	}
 
 	/** Loads up to one more page of older messages; resolves with how many arrived. */
@@ -1331,7 +1331,7 @@ export class ChatStore {
 
 	/** Tells the others I am (or stopped) typing; throttled, and ends by itself after a silence. */
 	setTyping(conversationId: string, typing: boolean): void {
-		const ch = this.#channels.get(conversationId)?.members;
+		const ch = this.#channels.members(conversationId);
 		const state = this.#myTyping.get(conversationId) ?? { active: false, lastSent: 0, idle: null };
 		this.#myTyping.set(conversationId, state);
 		if (state.idle) clearTimeout(state.idle);
@@ -1422,24 +1422,9 @@ export class ChatStore {
 
 	// ---------------------------------------------------------------- realtime
 
-	/**
-	 * A new channel for a topic. supabase-js hands back an existing channel of the same topic (maybe
-	 * still leaving after a `close` or `stop`), to which no listeners can be added: remove it first.
-	 */
-	async #freshChannel(
-		topic: string,
-		options: Parameters<SupabaseClient['channel']>[1]
-	): Promise<RealtimeChannel> {
-		const sb = this.#client();
-		for (const old of sb.getChannels()) {
-			if (old.subTopic === topic || old.topic === `realtime:${topic}`) await sb.removeChannel(old);
-		}
-		return sb.channel(topic, options);
-	}
-
 	async #subscribeInbox(): Promise<void> {
 		const me = this.#me();
-		const ch = await this.#freshChannel(userTopic(me), { config: { private: true } });
+		const ch = await freshChannel(this.#client(), userTopic(me), { config: { private: true } });
 		ch.on(
 			'broadcast',
 			{ event: USER_EVENTS.inbox },
@@ -1478,8 +1463,7 @@ export class ChatStore {
 		// My channels may have missed a move to a new epoch (the inbox topic never moves).
 		const epoch = Number(payload.key_epoch);
 		if (Number.isSafeInteger(epoch) && epoch > c.key_epoch) {
-			c.key_epoch = epoch;
-			this.#followEpoch(conversationId);
+			void this.#onKeyEpochChanged(conversationId, epoch).catch(() => undefined);
 		}
 		if (seq > c.last_seq) {
 			const mine = this.participants[conversationId]?.find((p) => p.user_id === me);
@@ -1516,124 +1500,101 @@ export class ChatStore {
 		delete this.hasMore[conversationId];
 	}
 
-	/** Joins a conversation's channel once, however many callers (open, the list) ask at once. */
-	#subscribeConversation(conversationId: string): Promise<void> {
-		if (this.#channels.has(conversationId)) return Promise.resolve();
-		const running = this.#subscribing.get(conversationId);
-		if (running) return running;
-		const work = this.#join(conversationId).finally(() => {
-			if (this.#subscribing.get(conversationId) === work) this.#subscribing.delete(conversationId);
-		});
-		this.#subscribing.set(conversationId, work);
-		return work;
+	/** The table from live event to handler that the conversation channels route by (conversation-channels.ts). */
+	#channelEvents(): ChannelEvents {
+		const always = true;
+		return {
+			db: {
+				[DB_EVENTS.messageCreated]: { handle: (id, p) => this.#onCreated(id, p) },
+				[DB_EVENTS.messageUpdated]: {
+					always,
+					// Open: the timeline; listed only: the preview of its last message.
+					handle: (id, p) =>
+						this.#openIds.has(id) ? this.#onUpdated(id, p) : this.#onListedUpdate(id, normalizeMessage(p))
+				},
+				[DB_EVENTS.reactionChanged]: { handle: (id, p) => this.#onReactionChanged(id, p) },
+				[DB_EVENTS.receiptUpdated]: {
+					always,
+					handle: (id, p) => {
+						if (p.conversation_id === id) this.#onReceipt(id, p);
+					}
+				},
+				[DB_EVENTS.participantsChanged]: {
+					always,
+					handle: (id, p) => (p.conversation_id === id ? this.#onParticipantsChanged(id, p) : undefined)
+				},
+				[DB_EVENTS.keyEpochChanged]: {
+					always,
+					handle: (id, p) =>
+						p.conversation_id === id ? this.#onKeyEpochChanged(id, Number(p.key_epoch)) : undefined
+				}
+			},
+			members: {
+				[MEMBER_EVENTS.keyRequest]: {
+					always,
+					handle: (id, p) => {
+						if (!refuseMember(p.user_id, this.#known(id))) this.#onKeyRequest(id, p);
+					}
+				},
+				// The list shows "… is typing" too.
+				[MEMBER_EVENTS.typing]: { always, handle: (id, p) => this.#onTyping(id, p) }
+			},
+			presence: (id, channel) => this.#onPresence(id, channel),
+			// Whatever was sent between the first load and this (re)join arrives through the catch-up.
+			joined: (id) => {
+				this.#verifyEpoch(id);
+				if (this.#openIds.has(id)) void this.#catchUp(id).catch(() => undefined);
+			},
+			refused: (id) => void this.#recheckMembership(id).catch(() => undefined)
+		};
 	}
 
 	/**
-	 * Joins the conversation's database and members channels for its current key epoch. A join
-	 * for an epoch that has moved on is refused by the policies; the conversation is then fetched
-	 * again, and either joined at its new epoch or, if I am no longer in it, forgotten.
+	 * A join can race a move: authorized for the epoch that was current, it may miss the
+	 * key_epoch_changed sent before its channel was registered. Joined channels' epochs are
+	 * confirmed afterwards, in one query for all the joins of a moment.
 	 */
-	async #join(conversationId: string): Promise<void> {
-		const me = this.#me();
-		const generation = this.#generation;
-		const epoch = (this.#conversation(conversationId) ?? (await this.#fetchConversation(conversationId)))
-			.key_epoch;
-		const db = await this.#freshChannel(conversationTopic(conversationId, epoch), {
-			config: { private: true, broadcast: { self: false } }
-		});
-		const members = await this.#freshChannel(membersTopic(conversationId, epoch), {
-			config: { private: true, presence: { key: me }, broadcast: { self: false } }
-		});
-		const now = this.#conversation(conversationId);
-		// Opened twice while the old channels were being removed (keep the first); signed out or
-		// forgotten meanwhile; or the epoch moved on while the channels were being made (again).
-		const stale = generation !== this.#generation || !now;
-		if (stale || this.#channels.has(conversationId) || now.key_epoch !== epoch) {
-			void this.#sb?.removeChannel(db);
-			void this.#sb?.removeChannel(members);
-			if (!stale && !this.#channels.has(conversationId)) return this.#join(conversationId);
-			return;
+	#verifyEpoch(conversationId: string): void {
+		this.#epochChecks.add(conversationId);
+		this.#epochTimer ??= setTimeout(
+			() => void this.#checkEpochs().catch(() => undefined),
+			EPOCH_CHECK_DELAY_MS
+		);
+	}
+
+	async #checkEpochs(): Promise<void> {
+		const ids = [...this.#epochChecks];
+		this.#epochChecks.clear();
+		this.#epochTimer = null;
+		if (!this.#sb || ids.length === 0) return;
+		const { data, error } = await this.#sb.from('conversations').select('id, key_epoch').in('id', ids);
+		if (error || !Array.isArray(data)) return;
+		const current = new Map((data as Raw[]).map((r) => [String(r.id), Number(r.key_epoch)]));
+		for (const id of ids) {
+			const epoch = current.get(id);
+			// Not readable any more: I am out of it (the fetch confirms it and forgets it).
+			if (epoch === undefined) {
+				void this.#recheckMembership(id, true).catch(() => undefined);
+				continue;
+			}
+			const c = this.#conversation(id);
+			if (c && epoch > c.key_epoch) {
+				// As on key_epoch_changed: move, and reload the members (someone left).
+				void this.#onKeyEpochChanged(id, epoch).catch(() => undefined);
+			}
 		}
-		const live: LiveChannels = { epoch, db, members };
-		const current = () => this.#channels.get(conversationId) === live;
-		const on = (ch: RealtimeChannel, event: string, handle: (payload: Raw) => unknown, always = false) =>
-			ch.on('broadcast', { event }, ({ payload }) => {
-				if (!current()) return;
-				// A watched (listed, not open) conversation learns of messages through the inbox.
-				if (!always && !this.#openIds.has(conversationId)) return;
-				void Promise.resolve(handle(payload as Raw)).catch(() => undefined);
-			});
-		on(db, DB_EVENTS.messageCreated, (p) => this.#onCreated(conversationId, p));
-		on(db, DB_EVENTS.messageUpdated, (p) => this.#onUpdated(conversationId, p));
-		on(db, DB_EVENTS.messageUpdated, (p) => this.#onListedUpdate(conversationId, normalizeMessage(p)), true);
-		on(db, DB_EVENTS.reactionChanged, (p) => {
-			const known = this.#known(conversationId);
-			const target = this.messagesById[String(p.message_id)];
-			if (refuseMember(p.user_id, known) || (target && target.conversation_id !== conversationId)) return;
-			this.#applyReaction({
-				message_id: String(p.message_id),
-				user_id: String(p.user_id),
-				emoji: String(p.emoji),
-				op: p.op === 'removed' ? 'removed' : 'added'
-			});
+	}
+
+	#onReactionChanged(conversationId: string, p: Raw): void {
+		const target = this.messagesById[String(p.message_id)];
+		if (refuseMember(p.user_id, this.#known(conversationId))) return;
+		if (target && target.conversation_id !== conversationId) return;
+		this.#applyReaction({
+			message_id: String(p.message_id),
+			user_id: String(p.user_id),
+			emoji: String(p.emoji),
+			op: p.op === 'removed' ? 'removed' : 'added'
 		});
-		on(
-			db,
-			DB_EVENTS.receiptUpdated,
-			(p) => {
-				if (p.conversation_id === conversationId) this.#onReceipt(conversationId, p);
-			},
-			true
-		);
-		on(
-			db,
-			DB_EVENTS.participantsChanged,
-			(p) => {
-				if (p.conversation_id === conversationId) return this.#onParticipantsChanged(conversationId, p);
-			},
-			true
-		);
-		on(
-			db,
-			DB_EVENTS.keyEpochChanged,
-			(p) => {
-				if (p.conversation_id === conversationId)
-					return this.#onKeyEpochChanged(conversationId, Number(p.key_epoch));
-			},
-			true
-		);
-		on(
-			members,
-			MEMBER_EVENTS.keyRequest,
-			(p) => {
-				if (!refuseMember(p.user_id, this.#known(conversationId))) this.#onKeyRequest(conversationId, p);
-			},
-			true
-		);
-		// The list shows "… is typing" too.
-		on(members, MEMBER_EVENTS.typing, (p) => this.#onTyping(conversationId, p), true);
-		members.on('presence', { event: 'sync' }, () => {
-			if (current()) this.#onPresence(conversationId, members);
-		});
-		db.subscribe((status) => {
-			if (!current()) return;
-			if (status === 'SUBSCRIBED') {
-				// Whatever was sent between the first load and this (re)join arrives through the catch-up.
-				if (this.#openIds.has(conversationId)) void this.#catchUp(conversationId).catch(() => undefined);
-			} else if (status === 'CHANNEL_ERROR' || status === 'CLOSED') {
-				// Refused or closed by the server: the epoch may have moved on, or I may have been removed.
-				void this.#recheckMembership(conversationId).catch(() => undefined);
-			}
-		});
-		members.subscribe((status) => {
-			if (!current()) return;
-			if (status === 'SUBSCRIBED') {
-				void members.track({ user_id: me, online_at: new Date().toISOString() }).catch(() => undefined);
-			} else if (status === 'CHANNEL_ERROR' || status === 'CLOSED') {
-				void this.#recheckMembership(conversationId).catch(() => undefined);
-			}
-		});
-		this.#channels.set(conversationId, live);
 	}
 
 	/** What the event checks need to know of a conversation (live-guard.ts). */
@@ -1681,17 +1642,8 @@ export class ChatStore {
 		if (!Number.isSafeInteger(epoch)) return;
 		const c = this.#conversation(conversationId);
 		if (c) c.key_epoch = Math.max(c.key_epoch, epoch);
-		this.#followEpoch(conversationId);
+		this.#channels.follow(conversationId);
 		await this.#recheckMembership(conversationId, true);
-	}
-
-	/** Re-joins a conversation's channels when its known epoch is newer than theirs. */
-	#followEpoch(conversationId: string): void {
-		const live = this.#channels.get(conversationId);
-		const epoch = this.#conversation(conversationId)?.key_epoch;
-		if (!live || epoch === undefined || epoch <= live.epoch) return;
-		this.#unsubscribe(conversationId);
-		void this.#subscribeConversation(conversationId).catch(() => undefined);
 	}
 
 	/**
@@ -1709,7 +1661,7 @@ export class ChatStore {
 			if (err instanceof ChatError && err.status === 404) this.#forgetConversation(conversationId);
 			return;
 		}
-		this.#followEpoch(conversationId);
+		this.#channels.follow(conversationId);
 	}
 
 	/** An edit or deletion in a listed conversation that is not open: keeps its preview current. */
@@ -1739,7 +1691,7 @@ export class ChatStore {
 	async #onParticipantsChanged(conversationId: string, p: Raw): Promise<void> {
 		const c = this.#conversation(conversationId);
 		if (c && p.key_epoch != null) c.key_epoch = Math.max(c.key_epoch, Number(p.key_epoch));
-		this.#followEpoch(conversationId);
+		this.#channels.follow(conversationId);
 		if (p.op === 'removed' && p.user_id === this.userId) {
 			this.#forgetConversation(conversationId);
 			return;

@@ -1,0 +1,195 @@
+/**
+ * The live channels of the open and watched conversations (docs/live-channels.md): for each, its
+ * database topic and its members topic at the conversation's current key epoch. This module owns
+ * joining them once however many callers ask, moving them when the epoch moves, and leaving them;
+ * what their events mean is the store's, which passes a table from event to handler.
+ */
+import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
+import { conversationTopic, membersTopic } from './live.ts';
+
+type Raw = Record<string, unknown>;
+
+/** A handler of one event, and whether it also runs while the conversation is only listed. */
+export interface EventHandler {
+	handle(conversationId: string, payload: Raw): unknown;
+	/** Also for a watched (listed, not open) conversation; new messages reach those through the inbox. */
+	always?: boolean;
+}
+
+/** What the store does with the channels' events and states. */
+export interface ChannelEvents {
+	/** Events of `conversation:<id>:<epoch>`, by name. */
+	db: Record<string, EventHandler>;
+	/** Events of `members:<id>:<epoch>`, by name. */
+	members: Record<string, EventHandler>;
+	/** The members channel's presence state changed. */
+	presence(conversationId: string, channel: RealtimeChannel): void;
+	/** The database channel is (re)joined: whatever it missed can be fetched now. */
+	joined(conversationId: string): void;
+	/** A channel was refused or closed by the server: the epoch may have moved on, or I may be out. */
+	refused(conversationId: string): void;
+}
+
+/** What the channels need to know of the store. */
+export interface ChannelDeps {
+	client(): SupabaseClient;
+	me(): string;
+	/** The conversation's known key epoch; undefined when it is not (or no longer) known. */
+	epochOf(conversationId: string): number | undefined;
+	/** Fetches an unknown conversation (its epoch is then known). */
+	load(conversationId: string): Promise<unknown>;
+	isOpen(conversationId: string): boolean;
+	/** Changes on sign-out: a join that started before must not land after. */
+	generation(): number;
+}
+
+interface Live {
+	epoch: number;
+	db: RealtimeChannel;
+	members: RealtimeChannel;
+}
+
+/**
+ * A new channel for a topic. supabase-js hands back an existing channel of the same topic (maybe
+ * still leaving after a `close` or `stop`), to which no listeners can be added: remove it first.
+ */
+export async function freshChannel(
+	sb: SupabaseClient,
+	topic: string,
+	options: Parameters<SupabaseClient['channel']>[1]
+): Promise<RealtimeChannel> {
+	for (const old of sb.getChannels()) {
+		if (old.subTopic === topic || old.topic === `realtime:${topic}`) await sb.removeChannel(old);
+	}
+	return sb.channel(topic, options);
+}
+
+export class ConversationChannels {
+	#deps: ChannelDeps;
+	#events: ChannelEvents;
+	#live = new Map<string, Live>();
+	#joining = new Map<string, Promise<void>>();
+
+	constructor(deps: ChannelDeps, events: ChannelEvents) {
+		this.#deps = deps;
+		this.#events = events;
+	}
+
+	/** Conversations with joined channels. */
+	ids(): string[] {
+		return [...this.#live.keys()];
+	}
+
+	/** The members channel (typing, key requests, presence), if joined. */
+	members(conversationId: string): RealtimeChannel | undefined {
+		return this.#live.get(conversationId)?.members;
+	}
+
+	/** Joins a conversation's channels once, however many callers (open, the list) ask at once. */
+	join(conversationId: string): Promise<void> {
+		if (this.#live.has(conversationId)) return Promise.resolve();
+		const running = this.#joining.get(conversationId);
+		if (running) return running;
+		const work = this.#join(conversationId).finally(() => {
+			if (this.#joining.get(conversationId) === work) this.#joining.delete(conversationId);
+		});
+		this.#joining.set(conversationId, work);
+		return work;
+	}
+
+	leave(conversationId: string): void {
+		const live = this.#live.get(conversationId);
+		this.#live.delete(conversationId);
+		if (!live) return;
+		const sb = this.#deps.client();
+		void sb.removeChannel(live.db);
+		void sb.removeChannel(live.members);
+	}
+
+	/** Leaves everything (sign-out). */
+	leaveAll(client: SupabaseClient | null): void {
+		if (client) {
+			for (const live of this.#live.values()) {
+				void client.removeChannel(live.db);
+				void client.removeChannel(live.members);
+			}
+		}
+		this.#live.clear();
+		this.#joining.clear();
+	}
+
+	/** Re-joins a conversation's channels when its known epoch is newer than theirs. */
+	follow(conversationId: string): void {
+		const live = this.#live.get(conversationId);
+		const epoch = this.#deps.epochOf(conversationId);
+		if (!live || epoch === undefined || epoch <= live.epoch) return;
+		this.leave(conversationId);
+		void this.join(conversationId).catch(() => undefined);
+	}
+
+	/**
+	 * Joins the database and members channels for the conversation's current epoch. A join for an
+	 * epoch that has moved on is refused by the policies; the store then fetches the conversation
+	 * again (`refused`) and either follows its new epoch or forgets it.
+	 */
+	async #join(conversationId: string): Promise<void> {
+		const { client, me, epochOf, load, generation } = this.#deps;
+		const started = generation();
+		if (epochOf(conversationId) === undefined) await load(conversationId);
+		const epoch = epochOf(conversationId);
+		if (epoch === undefined) return;
+		const sb = client();
+		const db = await freshChannel(sb, conversationTopic(conversationId, epoch), {
+			config: { private: true, broadcast: { self: false } }
+		});
+		const members = await freshChannel(sb, membersTopic(conversationId, epoch), {
+			config: { private: true, presence: { key: me() }, broadcast: { self: false } }
+		});
+		// Opened twice while the old channels were being removed (keep the first); signed out or
+		// forgotten meanwhile; or the epoch moved on while the channels were being made (again).
+		const now = epochOf(conversationId);
+		const stale = started !== generation() || now === undefined;
+		if (stale || this.#live.has(conversationId) || now !== epoch) {
+			void sb.removeChannel(db);
+			void sb.removeChannel(members);
+			if (!stale && !this.#live.has(conversationId)) return this.#join(conversationId);
+			return;
+		}
+		const live: Live = { epoch, db, members };
+		this.#wire(conversationId, live);
+		this.#live.set(conversationId, live);
+	}
+
+	#wire(conversationId: string, live: Live): void {
+		const current = () => this.#live.get(conversationId) === live;
+		const route = (ch: RealtimeChannel, table: Record<string, EventHandler>) => {
+			for (const [event, { handle, always }] of Object.entries(table)) {
+				ch.on('broadcast', { event }, ({ payload }) => {
+					if (!current()) return;
+					if (!always && !this.#deps.isOpen(conversationId)) return;
+					void Promise.resolve(handle(conversationId, payload as Raw)).catch(() => undefined);
+				});
+			}
+		};
+		route(live.db, this.#events.db);
+		route(live.members, this.#events.members);
+		live.members.on('presence', { event: 'sync' }, () => {
+			if (current()) this.#events.presence(conversationId, live.members);
+		});
+		live.db.subscribe((status) => {
+			if (!current()) return;
+			if (status === 'SUBSCRIBED') this.#events.joined(conversationId);
+			else if (status === 'CHANNEL_ERROR' || status === 'CLOSED') this.#events.refused(conversationId);
+		});
+		live.members.subscribe((status) => {
+			if (!current()) return;
+			if (status === 'SUBSCRIBED') {
+				void live.members
+					.track({ user_id: this.#deps.me(), online_at: new Date().toISOString() })
+					.catch(() => undefined);
+			} else if (status === 'CHANNEL_ERROR' || status === 'CLOSED') {
+				this.#events.refused(conversationId);
+			}
+		});
+	}
+}
