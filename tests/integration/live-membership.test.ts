@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestStack, type TestStack } from '../../stack/testing/index.ts';
 import { ChatStore } from '../../src/lib/chat/store.svelte.ts';
 import { conversationTopic, membersTopic } from '../../src/lib/chat/live.ts';
+import { REPLICATION_APPLICATION_NAME } from '../../stack/realtime/db-broadcast.ts';
 
 interface User {
 	client: SupabaseClient;
@@ -102,6 +103,24 @@ async function group(ana: User, members: User[]): Promise<string> {
 const say = (user: User, conversationId: string, text: string) =>
 	rpc(user, 'send_message', { conversation_id: conversationId, content_encrypted: text });
 
+/**
+ * Resolves once the stack's Realtime reads this database's replication stream. It starts with
+ * the first socket; what commits before it streams is never delivered (at most once, as on Supabase).
+ */
+async function replicating(stack: TestStack): Promise<void> {
+	await vi.waitFor(
+		async () => {
+			const { rowCount } = await stack.db.query(
+				`select 1 from pg_stat_replication r join pg_replication_slots s on s.active_pid = r.pid
+				 where r.application_name = $1 and r.state = 'streaming' and s.database = current_database()`,
+				[REPLICATION_APPLICATION_NAME]
+			);
+			expect(rowCount).toBe(1);
+		},
+		{ timeout: 10_000, interval: 20 }
+	);
+}
+
 const stores: ChatStore[] = [];
 async function storeFor(user: User): Promise<ChatStore> {
 	const store = new ChatStore({ indexedDB: new IDBFactory(), receiptDelayMs: 20 });
@@ -136,6 +155,7 @@ describe('embedded stack: a removed member is cut off at once', () => {
 		await vi.waitFor(() => expect(Object.keys(anaMembers.ch.presenceState())).toContain(rob.id), {
 			timeout: 5000
 		});
+		await replicating(stack);
 
 		const removedAt = Date.now();
 		await rpc(ana, 'remove_participant', { conversation_id: c, user_id: rob.id });
@@ -186,6 +206,7 @@ describe('embedded stack: a removed member is cut off at once', () => {
 		const c = await group(ana, [bob]);
 		const anaDb = await join(ana, conversationTopic(c, 1));
 		const bobDb = await join(bob, conversationTopic(c, 1));
+		await replicating(stack);
 		const forged = {
 			id: crypto.randomUUID(),
 			conversation_id: c,
@@ -239,6 +260,7 @@ describe('as on hosted Supabase (no re-check of open channels): the topics alone
 		await vi.waitFor(() => expect(bobStore.typing[c]?.map((t) => t.userId)).toEqual([rob.id]), {
 			timeout: 5000
 		});
+		await replicating(stack);
 
 		const removedAt = Date.now();
 		await rpc(ana, 'remove_participant', { conversation_id: c, user_id: rob.id });

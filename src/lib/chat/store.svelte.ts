@@ -40,6 +40,7 @@ import { formatBytes } from '../components/format.ts';
 import { refuseCreated, refuseMember, refuseUpdated, type KnownConversation } from './live-guard.ts';
 import { DB_EVENTS, MEMBER_EVENTS, USER_EVENTS, userTopic } from './live.ts';
 import { ConversationChannels, freshChannel, type ChannelEvents } from './conversation-channels.ts';
+import { Typing } from './typing.svelte.ts';
 import type {
 	ConversationView,
 	MessageRow,
@@ -103,8 +104,10 @@ export class ChatStore {
 	participants = $state<Record<string, ParticipantView[]>>({});
 	/** Who is present in each open or listed (up to `MAX_WATCHED_CONVERSATIONS`) conversation (user ids, me included). */
 	presence = $state<Record<string, Set<string>>>({});
-	/** Who else is typing in each open conversation. */
-	typing = $state<Record<string, TypingUser[]>>({});
+	/** Who else is typing in each open or watched conversation. */
+	get typing(): Record<string, TypingUser[]> {
+		return this.#typing.byConversation;
+	}
 	/** Whether older messages remain to `loadOlder`. */
 	hasMore = $state<Record<string, boolean>>({});
 	/** The Realtime connection (`user:<me>`) is subscribed. */
@@ -122,7 +125,7 @@ export class ChatStore {
 
 	readonly keyring: Keyring;
 
-	#options: Required<Omit<ChatStoreOptions, 'keyring' | 'indexedDB'>>;
+	#options: Required<Pick<ChatStoreOptions, 'receiptDelayMs' | 'pageSize'>>;
 	#idb: IDBFactory | undefined;
 	#sb: SupabaseClient | null = null;
 	#outbox: Outbox | null = null;
@@ -148,8 +151,7 @@ export class ChatStore {
 	#reactions = new Map<string, ReactionRow[]>();
 	#receipts = new Map<string, { delivered: number; read: number }>();
 	#receiptTimer: Timer | null = null;
-	#remoteTyping = new Map<string, Timer>();
-	#myTyping = new Map<string, { active: boolean; lastSent: number; idle: Timer | null }>();
+	#typing: Typing;
 	#draining: Promise<void> | null = null;
 	#enqueueing: Promise<void> = Promise.resolve();
 	#drainAgain = false;
@@ -163,6 +165,11 @@ export class ChatStore {
 		this.#idb = options.indexedDB;
 		this.keyring = options.keyring ?? new Keyring(options.indexedDB);
 		this.keyring.onIdentityChange = () => void this.redecrypt();
+		this.#typing = new Typing({
+			throttleMs: options.typingThrottleMs ?? 2000,
+			timeoutMs: options.typingTimeoutMs ?? 4000,
+			idleMs: options.typingIdleMs ?? 4000
+		});
 		this.#channels = new ConversationChannels(
 			{
 				client: () => this.#client(),
@@ -176,9 +183,6 @@ export class ChatStore {
 		);
 		this.#options = {
 			receiptDelayMs: options.receiptDelayMs ?? 500,
-			typingThrottleMs: options.typingThrottleMs ?? 2000,
-			typingTimeoutMs: options.typingTimeoutMs ?? 4000,
-			typingIdleMs: options.typingIdleMs ?? 4000,
 			pageSize: options.pageSize ?? 50
 		};
 	}
@@ -235,10 +239,7 @@ export class ChatStore {
 		this.#epochChecks.clear();
 		this.#receiptTimer = null;
 		this.#receipts.clear();
-		for (const t of this.#remoteTyping.values()) clearTimeout(t);
-		this.#remoteTyping.clear();
-		for (const s of this.#myTyping.values()) if (s.idle) clearTimeout(s.idle);
-		this.#myTyping.clear();
+		this.#typing.reset();
 		void this.#outbox?.close();
 		this.#outbox = null;
 		this.#sb = null;
@@ -256,7 +257,6 @@ export class ChatStore {
 		this.idsByConversation = {};
 		this.participants = {};
 		this.presence = {};
-		this.typing = {};
 		this.hasMore = {};
 		this.connected = false;
 		this.userId = null;
@@ -410,11 +410,7 @@ export class ChatStore {
 		}
 		this.participants[conversationId] = list;
 		// Someone who is no longer a member stops showing as typing at once.
-		const typing = this.typing[conversationId];
-		if (typing?.some((t) => !list.some((p) => p.user_id === t.userId))) {
-			for (const t of typing)
-				if (!list.some((p) => p.user_id === t.userId)) this.#dropTyping(conversationId, t.userId);
-		}
+		this.#typing.keepOnly(conversationId, new Set(list.map((p) => p.user_id)));
 		// Share one reactive array with the conversation view, so watermark updates reach both.
 		const shared = this.participants[conversationId];
 		const c = this.conversations.find((x) => x.id === conversationId);
@@ -578,13 +574,7 @@ export class ChatStore {
 		this.#openIds.delete(conversationId);
 		this.#opening.delete(conversationId);
 		if (!this.#watchedIds().has(conversationId)) this.#unsubscribe(conversationId);
-		delete this.typing[conversationId];
-		for (const [key, t] of this.#remoteTyping) {
-			if (key.startsWith(`${conversationId}:`)) {
-				clearTimeout(t);
-				this.#remoteTyping.delete(key);
-			}
-		}
+		this.#typing.clear(conversationId);
 	}
 
 	#unsubscribe(conversationId: string) {
@@ -754,7 +744,7 @@ export class ChatStore {
 			touched.add(row.conversation_id);
 			if (row.sender_id !== me) {
 				delivered.set(row.conversation_id, Math.max(delivered.get(row.conversation_id) ?? 0, row.seq));
-				this.#dropTyping(row.conversation_id, row.sender_id);
+				this.#typing.stop(row.conversation_id, row.sender_id);
 			}
 		});
 		for (const id of touched) {
@@ -1331,26 +1321,9 @@ export class ChatStore {
 
 	/** Tells the others I am (or stopped) typing; throttled, and ends by itself after a silence. */
 	setTyping(conversationId: string, typing: boolean): void {
-		const ch = this.#channels.members(conversationId);
-		const state = this.#myTyping.get(conversationId) ?? { active: false, lastSent: 0, idle: null };
-		this.#myTyping.set(conversationId, state);
-		if (state.idle) clearTimeout(state.idle);
-		state.idle = null;
-		if (!typing) {
-			if (state.active) {
-				state.active = false;
-				state.lastSent = 0;
-				this.#sendTyping(ch, false);
-			}
-			return;
-		}
-		const now = Date.now();
-		if (!state.active || now - state.lastSent >= this.#options.typingThrottleMs) {
-			state.active = true;
-			state.lastSent = now;
-			this.#sendTyping(ch, true);
-		}
-		state.idle = setTimeout(() => this.setTyping(conversationId, false), this.#options.typingIdleMs);
+		this.#typing.mine(conversationId, typing, (isTyping) =>
+			this.#sendTyping(this.#channels.members(conversationId), isTyping)
+		);
 	}
 
 	#sendTyping(ch: RealtimeChannel | undefined, isTyping: boolean) {
@@ -1378,33 +1351,14 @@ export class ChatStore {
 		if (!userId || userId === this.userId) return;
 		if (refuseMember(userId, this.#known(conversationId))) return;
 		if (!payload.is_typing) {
-			this.#dropTyping(conversationId, userId);
+			this.#typing.stop(conversationId, userId);
 			return;
 		}
 		const participant = this.participants[conversationId]?.find((p) => p.user_id === userId);
 		const name = String(
 			payload.display_name || participant?.display_name || participant?.username || 'Someone'
 		);
-		const list = this.typing[conversationId] ?? [];
-		if (!list.some((t) => t.userId === userId)) this.typing[conversationId] = [...list, { userId, name }];
-		const key = `${conversationId}:${userId}`;
-		const old = this.#remoteTyping.get(key);
-		if (old) clearTimeout(old);
-		this.#remoteTyping.set(
-			key,
-			setTimeout(() => this.#dropTyping(conversationId, userId), this.#options.typingTimeoutMs)
-		);
-	}
-
-	#dropTyping(conversationId: string, userId: string) {
-		const key = `${conversationId}:${userId}`;
-		const t = this.#remoteTyping.get(key);
-		if (t) clearTimeout(t);
-		this.#remoteTyping.delete(key);
-		const list = this.typing[conversationId];
-		if (list?.some((x) => x.userId === userId)) {
-			this.typing[conversationId] = list.filter((x) => x.userId !== userId);
-		}
+		this.#typing.start(conversationId, userId, name);
 	}
 
 	#onPresence(conversationId: string, ch: RealtimeChannel) {
