@@ -41,6 +41,7 @@ import { refuseCreated, refuseMember, refuseUpdated, type KnownConversation } fr
 import { DB_EVENTS, MEMBER_EVENTS, USER_EVENTS, userTopic } from './live.ts';
 import { ConversationChannels, freshChannel, type ChannelEvents } from './conversation-channels.ts';
 import { Typing } from './typing.svelte.ts';
+import { Receipts, type ReceiptKind } from './receipts.ts';
 import type {
 	ConversationView,
 	MessageRow,
@@ -125,7 +126,7 @@ export class ChatStore {
 
 	readonly keyring: Keyring;
 
-	#options: Required<Pick<ChatStoreOptions, 'receiptDelayMs' | 'pageSize'>>;
+	#options: Required<Pick<ChatStoreOptions, 'pageSize'>>;
 	#idb: IDBFactory | undefined;
 	#sb: SupabaseClient | null = null;
 	#outbox: Outbox | null = null;
@@ -149,8 +150,7 @@ export class ChatStore {
 	#attachmentLoads = new Map<string, Promise<string>>();
 	#loadingOlder = new Map<string, Promise<number>>();
 	#reactions = new Map<string, ReactionRow[]>();
-	#receipts = new Map<string, { delivered: number; read: number }>();
-	#receiptTimer: Timer | null = null;
+	#receipts: Receipts;
 	#typing: Typing;
 	#draining: Promise<void> | null = null;
 	#enqueueing: Promise<void> = Promise.resolve();
@@ -165,6 +165,12 @@ export class ChatStore {
 		this.#idb = options.indexedDB;
 		this.keyring = options.keyring ?? new Keyring(options.indexedDB);
 		this.keyring.onIdentityChange = () => void this.redecrypt();
+		this.#receipts = new Receipts({
+			rpc: (name, args) => this.#rpc(name, args),
+			started: () => this.#sb !== null && this.userId !== null,
+			mine: (id) => this.participants[id]?.find((p) => p.user_id === this.userId),
+			delayMs: options.receiptDelayMs ?? 500
+		});
 		this.#typing = new Typing({
 			throttleMs: options.typingThrottleMs ?? 2000,
 			timeoutMs: options.typingTimeoutMs ?? 4000,
@@ -181,10 +187,7 @@ export class ChatStore {
 			},
 			this.#channelEvents()
 		);
-		this.#options = {
-			receiptDelayMs: options.receiptDelayMs ?? 500,
-			pageSize: options.pageSize ?? 50
-		};
+		this.#options = { pageSize: options.pageSize ?? 50 };
 	}
 
 	// ---------------------------------------------------------------- lifecycle
@@ -233,12 +236,10 @@ export class ChatStore {
 		this.#userChannel = null;
 		this.#listeners?.();
 		this.#listeners = null;
-		if (this.#receiptTimer) clearTimeout(this.#receiptTimer);
+		this.#receipts.reset();
 		if (this.#epochTimer) clearTimeout(this.#epochTimer);
 		this.#epochTimer = null;
 		this.#epochChecks.clear();
-		this.#receiptTimer = null;
-		this.#receipts.clear();
 		this.#typing.reset();
 		void this.#outbox?.close();
 		this.#outbox = null;
@@ -310,7 +311,7 @@ export class ChatStore {
 		}
 		await this.#drain();
 		await Promise.all([...this.#openIds].map((id) => this.#catchUp(id).catch(() => undefined)));
-		this.#scheduleReceipts();
+		this.#receipts.schedule();
 	}
 
 	#client(): SupabaseClient {
@@ -1693,50 +1694,13 @@ export class ChatStore {
 		if (newest > 0) this.#queueReceipt(conversationId, 'read', newest);
 	}
 
-	#queueReceipt(conversationId: string, kind: 'delivered' | 'read', seq: number) {
-		const r = this.#receipts.get(conversationId) ?? { delivered: 0, read: 0 };
-		r[kind] = Math.max(r[kind], seq);
-		this.#receipts.set(conversationId, r);
-		this.#scheduleReceipts();
-	}
-
-	#scheduleReceipts() {
-		if (this.#receiptTimer || this.#receipts.size === 0) return;
-		this.#receiptTimer = setTimeout(() => {
-			this.#receiptTimer = null;
-			void this.flushReceipts();
-		}, this.#options.receiptDelayMs);
+	#queueReceipt(conversationId: string, kind: ReceiptKind, seq: number) {
+		this.#receipts.queue(conversationId, kind, seq);
 	}
 
 	/** Sends the gathered receipts now (one call per conversation and kind). */
-	async flushReceipts(): Promise<void> {
-		const batch = [...this.#receipts];
-		this.#receipts.clear();
-		const me = this.userId;
-		if (!me || !this.#sb) return;
-		for (const [conversationId, r] of batch) {
-			const mine = this.participants[conversationId]?.find((p) => p.user_id === me);
-			const read = r.read > (mine?.last_read_seq ?? 0) ? r.read : 0;
-			// Reading implies delivery, so one call covers both when read is at least as far.
-			const delivered = r.delivered > Math.max(mine?.last_delivered_seq ?? 0, read) ? r.delivered : 0;
-			try {
-				if (read) await this.#rpc('mark_read', { conversation_id: conversationId, up_to_seq: read });
-				if (delivered)
-					await this.#rpc('mark_delivered', { conversation_id: conversationId, up_to_seq: delivered });
-				if (mine) {
-					mine.last_read_seq = Math.max(mine.last_read_seq, read);
-					mine.last_delivered_seq = Math.max(mine.last_delivered_seq, read, delivered);
-				}
-			} catch (err) {
-				// Offline: keep them for the reconnect; refused (e.g. removed meanwhile): drop them.
-				if (isNetworkError(err)) {
-					const again = this.#receipts.get(conversationId) ?? { delivered: 0, read: 0 };
-					again.read = Math.max(again.read, r.read);
-					again.delivered = Math.max(again.delivered, r.delivered);
-					this.#receipts.set(conversationId, again);
-				}
-			}
-		}
+	flushReceipts(): Promise<void> {
+		return this.#receipts.flush();
 	}
 
 	// ---------------------------------------------------------------- membership

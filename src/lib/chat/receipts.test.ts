@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { ChatError } from './errors.ts';
+import { Receipts } from './receipts.ts';
+import type { ParticipantView } from './types.ts';
+
+function setup(fail: (name: string) => Error | null = () => null) {
+	const calls: [string, number][] = [];
+	const mine = { last_delivered_seq: 2, last_read_seq: 1 } as ParticipantView;
+	const receipts = new Receipts({
+		rpc: async (name, args) => {
+			const error = fail(name);
+			if (error) throw error;
+			calls.push([name, Number(args.up_to_seq)]);
+		},
+		started: () => true,
+		mine: () => mine,
+		delayMs: 1
+	});
+	return { receipts, calls, mine };
+}
+
+describe('Receipts', () => {
+	it('sends one call per kind, skips what the server has, and lets read cover delivered', async () => {
+		const t = setup();
+		t.receipts.queue('c1', 'delivered', 2);
+		t.receipts.queue('c1', 'read', 1);
+		await t.receipts.flush();
+		expect(t.calls).toEqual([]);
+		t.receipts.queue('c1', 'delivered', 5);
+		t.receipts.queue('c1', 'delivered', 4);
+		t.receipts.queue('c1', 'read', 5);
+		await t.receipts.flush();
+		expect(t.calls).toEqual([['mark_read', 5]]);
+		expect(t.mine).toMatchObject({ last_read_seq: 5, last_delivered_seq: 5 });
+	});
+
+	it('keeps receipts that failed offline for the next flush, and drops refused ones', async () => {
+		let offline = true;
+		const t = setup((name) =>
+			offline
+				? new ChatError('fetch failed', 0)
+				: name === 'mark_read'
+					? new ChatError('Conversation not found', 404)
+					: null
+		);
+		t.receipts.queue('c1', 'delivered', 7);
+		await t.receipts.flush();
+		offline = false;
+		await t.receipts.flush();
+		expect(t.calls).toEqual([['mark_delivered', 7]]);
+		t.receipts.queue('c1', 'read', 9);
+		await t.receipts.flush();
+		await t.receipts.flush();
+		expect(t.calls).toEqual([['mark_delivered', 7]]);
+	});
+});
