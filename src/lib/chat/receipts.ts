@@ -4,7 +4,6 @@
  * covers both). Watermarks only move forward; what the server already has is not sent again; an
  * offline failure keeps the receipts for the reconnect, a refusal drops them.
  */
-/* eslint-disable svelte/prefer-svelte-reactivity -- a private queue, not state. */
 import { isNetworkError } from './errors.ts';
 import type { ParticipantView } from './types.ts';
 

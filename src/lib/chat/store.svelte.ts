@@ -18,12 +18,11 @@
 import { getContext, setContext, untrack } from 'svelte';
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
 import { Keyring } from '../crypto/keyring.svelte.ts';
-import { openBytes, openText, sealBytes, sealText } from '../crypto/e2ee.ts';
+import { openText, sealText } from '../crypto/e2ee.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
 import { ChatError, errorMessage, isNetworkError, unwrap, type SupabaseResult } from './errors.ts';
 import {
 	aggregateReactions,
-	attachmentContent,
 	attachmentKind,
 	attachmentRef,
 	conversationName,
@@ -36,12 +35,12 @@ import {
 	type AttachmentContent,
 	type AttachmentRef
 } from './derive.ts';
-import { formatBytes } from '../components/format.ts';
 import { refuseCreated, refuseMember, refuseUpdated, type KnownConversation } from './live-guard.ts';
 import { DB_EVENTS, MEMBER_EVENTS, USER_EVENTS, userTopic } from './live.ts';
 import { ConversationChannels, freshChannel, type ChannelEvents } from './conversation-channels.ts';
 import { Typing } from './typing.svelte.ts';
 import { Receipts, type ReceiptKind } from './receipts.ts';
+import { assertAttachmentSize, Attachments } from './attachments.ts';
 import type {
 	ConversationView,
 	MessageRow,
@@ -83,9 +82,7 @@ const KEY_SHARE_DELAY_MS = 200;
 const RECHECK_INTERVAL_MS = 3000;
 /** How long joins are gathered before their epochs are confirmed in one query. */
 const EPOCH_CHECK_DELAY_MS = 20;
-/** The private Storage bucket of encrypted attachments, and the largest file one may hold. */
-export const ATTACHMENT_BUCKET = 'attachments';
-export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+export { ATTACHMENT_BUCKET, MAX_ATTACHMENT_BYTES } from './attachments.ts';
 /**
  * How many listed conversations keep their channel joined for presence (online dots in the list).
  * Realtime allows 100 channels per connection (`maxChannelsPerClient`); each conversation takes
@@ -145,9 +142,7 @@ export class ChatStore {
 	/** When I last asked each conversation for its key (ms), and pending answers to others' asks. */
 	#keyRequestedAt = new Map<string, number>();
 	#keySharing = new Map<string, ReturnType<typeof setTimeout>>();
-	/** Object URLs of decrypted attachments, by message id (and client id for what I sent). */
-	#attachmentUrls = new Map<string, string>();
-	#attachmentLoads = new Map<string, Promise<string>>();
+	#attachments: Attachments;
 	#loadingOlder = new Map<string, Promise<number>>();
 	#reactions = new Map<string, ReactionRow[]>();
 	#receipts: Receipts;
@@ -165,6 +160,10 @@ export class ChatStore {
 		this.#idb = options.indexedDB;
 		this.keyring = options.keyring ?? new Keyring(options.indexedDB);
 		this.keyring.onIdentityChange = () => void this.redecrypt();
+		this.#attachments = new Attachments({
+			client: () => this.#client(),
+			key: (id, epoch) => this.keyring.conversationKey(id, epoch, { create: false })
+		});
 		this.#receipts = new Receipts({
 			rpc: (name, args) => this.#rpc(name, args),
 			started: () => this.#sb !== null && this.userId !== null,
@@ -248,9 +247,7 @@ export class ChatStore {
 		this.#catchingUp.clear();
 		this.#loadingOlder.clear();
 		this.#reactions.clear();
-		for (const url of this.#attachmentUrls.values()) URL.revokeObjectURL(url);
-		this.#attachmentUrls.clear();
-		this.#attachmentLoads.clear();
+		this.#attachments.reset();
 		this.#wasConnected = false;
 		this.keyring.lock();
 		this.conversations = [];
@@ -972,13 +969,7 @@ export class ChatStore {
 		if (!this.browserOnline) {
 			throw new ChatError('Attachments need a connection: try again when you are online', 0, 'offline');
 		}
-		if (file.size > MAX_ATTACHMENT_BYTES) {
-			throw new ChatError(
-				`That file is ${formatBytes(file.size)}; attachments can be at most ${formatBytes(MAX_ATTACHMENT_BYTES)}`,
-				400,
-				'attachment_too_large'
-			);
-		}
+		assertAttachmentSize(file);
 		const mime = file.type || 'application/octet-stream';
 		const kind = options.kind ?? attachmentKind(mime);
 		const content: AttachmentContent = {
@@ -988,18 +979,9 @@ export class ChatStore {
 			caption: options.caption?.trim() ?? ''
 		};
 		const { key, epoch } = await this.#currentKey(conversationId);
-		const sealed = sealBytes(key, new Uint8Array(await file.arrayBuffer()));
-		const path = `${conversationId}/${crypto.randomUUID()}`;
-		const upload = await this.#client()
-			.storage.from(ATTACHMENT_BUCKET)
-			.upload(path, sealed.ciphertext, { contentType: 'application/octet-stream', upsert: false });
-		if (upload.error) {
-			const status = Number((upload.error as { statusCode?: string }).statusCode ?? 0);
-			throw new ChatError(`The upload failed: ${upload.error.message}`, status, 'upload_failed');
-		}
-		const ref: AttachmentRef = { path, nonce: sealed.nonce, epoch, size: sealed.ciphertext.length };
+		const ref = await this.#attachments.upload(conversationId, file, key, epoch);
 		return this.#compose(conversationId, JSON.stringify(content), kind, ref, options.replyTo ?? null, (id) =>
-			this.#attachmentUrls.set(id, URL.createObjectURL(file))
+			this.#attachments.showLocal(id, file)
 		);
 	}
 
@@ -1008,40 +990,7 @@ export class ChatStore {
 	 * conversation key once, then cached. Rejects with a ChatError a person can read.
 	 */
 	attachmentUrl(message: MessageView): Promise<string> {
-		const cached =
-			this.#attachmentUrls.get(message.id) ??
-			(message.client_id ? this.#attachmentUrls.get(message.client_id) : undefined);
-		if (cached) return Promise.resolve(cached);
-		let load = this.#attachmentLoads.get(message.id);
-		if (!load) {
-			load = this.#loadAttachment(message).finally(() => this.#attachmentLoads.delete(message.id));
-			this.#attachmentLoads.set(message.id, load);
-		}
-		return load;
-	}
-
-	async #loadAttachment(message: MessageView): Promise<string> {
-		const ref = attachmentRef(message.attachment);
-		const content = attachmentContent(message.message_type, message.text);
-		if (!ref || !content) throw new ChatError('This attachment cannot be opened', 0, 'bad_attachment');
-		const key = await this.keyring
-			.conversationKey(message.conversation_id, ref.epoch, { create: false })
-			.catch(() => null);
-		if (!key) throw new ChatError('This device has no key for this attachment', 0, 'no_conversation_key');
-		const { data, error } = await this.#client().storage.from(ATTACHMENT_BUCKET).download(ref.path);
-		if (error || !data) {
-			throw new ChatError(`The download failed: ${error?.message ?? 'no data'}`, 0, 'download_failed');
-		}
-		const plain = openBytes(key, new Uint8Array(await data.arrayBuffer()), ref.nonce);
-		if (!plain)
-			throw new ChatError(
-				'This attachment does not decrypt: it may have been tampered with',
-				0,
-				'undecryptable'
-			);
-		const url = URL.createObjectURL(new Blob([plain as Uint8Array<ArrayBuffer>], { type: content.mime }));
-		this.#attachmentUrls.set(message.id, url);
-		return url;
+		return this.#attachments.url(message);
 	}
 
 	/** The current epoch's key of a conversation (made and published if the epoch has none). */
@@ -1307,15 +1256,7 @@ export class ChatStore {
 		const row = normalizeMessage(await this.#rpc<Raw>('delete_message', { message_id: messageId }));
 		this.#apply(row, null, false);
 		// The tombstone no longer points at the file; its uploader removes it (others may not).
-		if (ref && before?.sender_id === this.userId) {
-			void this.#client()
-				.storage.from(ATTACHMENT_BUCKET)
-				.remove([ref.path])
-				.catch(() => undefined);
-		}
-		const url = this.#attachmentUrls.get(messageId);
-		if (url) URL.revokeObjectURL(url);
-		this.#attachmentUrls.delete(messageId);
+		this.#attachments.deleted(messageId, ref, before?.sender_id === this.userId);
 	}
 
 	// ---------------------------------------------------------------- typing and presence
