@@ -5,6 +5,9 @@
  */
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { IDBFactory } from 'fake-indexeddb';
+import { resolveObjectURL } from 'node:buffer';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestStack, type TestStack } from '../../../stack/testing/index.ts';
 import { ChatStore } from './store.svelte.ts';
@@ -134,5 +137,49 @@ describe('ChatStore on the embedded stack', () => {
 		await vi.waitFor(() =>
 			expect(b.conversations.find((c) => c.id === conversationId)?.preview).toBe('sent before you had a key')
 		);
+	});
+
+	it('sends a file sealed on the device; the other side downloads and opens it, and only ciphertext is stored', async () => {
+		const suffix = Math.random().toString(36).slice(2, 8);
+		const alice = await signUp(`alice_${suffix}`);
+		const bob = await signUp(`bob_${suffix}`);
+		const [a, b] = [newStore(), newStore()];
+		await a.start(alice.client, alice.id);
+		await b.start(bob.client, bob.id);
+		const conversationId = await a.startDirect(`bob_${suffix}`);
+		await a.open(conversationId);
+		const bytes = new TextEncoder().encode('the plans, in a file');
+		await a.sendAttachment(conversationId, new File([bytes], 'plans.txt', { type: 'text/plain' }), {
+			caption: 'see this'
+		});
+		await vi.waitFor(() => expect(a.messagesOf(conversationId)[0]?.seq).toBe(1), { timeout: 10_000 });
+		const { rows } = await stack.db.query<{ name: string }>(
+			`select name from storage.objects where bucket_id = 'attachments' and name like $1`,
+			[`${conversationId}/%`]
+		);
+		expect(rows).toHaveLength(1);
+		const stored = await readFile(join(stack.storageDir, 'attachments', ...rows[0].name.split('/')));
+		expect(stored.length).toBeGreaterThan(bytes.length);
+		expect(stored.toString('utf8')).not.toContain('the plans');
+
+		await b.loadConversations();
+		await b.open(conversationId);
+		const received = b.messagesOf(conversationId)[0];
+		expect(received.message_type).toBe('file');
+		const url = await b.attachmentUrl(received);
+		expect(await b.attachmentUrl(received)).toBe(url);
+		const blob = resolveObjectURL(url)!;
+		expect(new TextDecoder().decode(await blob.arrayBuffer())).toBe('the plans, in a file');
+		expect(blob.type).toBe('text/plain');
+
+		// Deleting it removes the file too (its uploader may).
+		await a.remove(a.messagesOf(conversationId)[0].id);
+		await vi.waitFor(async () => {
+			const left = await stack.db.query(
+				`select 1 from storage.objects where bucket_id = 'attachments' and name = $1`,
+				[rows[0].name]
+			);
+			expect(left.rowCount).toBe(0);
+		});
 	});
 });
