@@ -41,6 +41,7 @@ import { ConversationChannels, freshChannel, type ChannelEvents } from './conver
 import { Typing } from './typing.svelte.ts';
 import { Receipts, type ReceiptKind } from './receipts.ts';
 import { assertAttachmentSize, Attachments } from './attachments.ts';
+import { KeyRequests } from './key-requests.ts';
 import type {
 	ConversationView,
 	MessageRow,
@@ -75,9 +76,6 @@ type Raw = Record<string, unknown>;
 type Timer = ReturnType<typeof setTimeout>;
 
 const CATCH_UP_PAGE = 100;
-/** How often a device asks a conversation for a key it lacks, and how long a holder batches asks. */
-const KEY_REQUEST_INTERVAL_MS = 5000;
-const KEY_SHARE_DELAY_MS = 200;
 /** How often a conversation whose channel the server refused or closed is fetched again, at most. */
 const RECHECK_INTERVAL_MS = 3000;
 /** How long joins are gathered before their epochs are confirmed in one query. */
@@ -140,8 +138,7 @@ export class ChatStore {
 	/** When each conversation's membership was last fetched again after a channel error (ms). */
 	#recheckedAt = new Map<string, number>();
 	/** When I last asked each conversation for its key (ms), and pending answers to others' asks. */
-	#keyRequestedAt = new Map<string, number>();
-	#keySharing = new Map<string, ReturnType<typeof setTimeout>>();
+	#keyRequests: KeyRequests;
 	#attachments: Attachments;
 	#loadingOlder = new Map<string, Promise<number>>();
 	#reactions = new Map<string, ReactionRow[]>();
@@ -160,6 +157,22 @@ export class ChatStore {
 		this.#idb = options.indexedDB;
 		this.keyring = options.keyring ?? new Keyring(options.indexedDB);
 		this.keyring.onIdentityChange = () => void this.redecrypt();
+		this.#keyRequests = new KeyRequests({
+			// Whoever holds the key and is online wraps it for me; `key_added` on my user topic says so.
+			ask: (id, epoch) => {
+				const ch = this.#channels.members(id);
+				if (!ch || !this.userId) return false;
+				void ch
+					.send({
+						type: 'broadcast',
+						event: MEMBER_EVENTS.keyRequest,
+						payload: { user_id: this.userId, epoch }
+					})
+					.catch(() => undefined);
+				return true;
+			},
+			share: (id) => this.keyring.shareMissingKeys(id)
+		});
 		this.#attachments = new Attachments({
 			client: () => this.#client(),
 			key: (id, epoch) => this.keyring.conversationKey(id, epoch, { create: false })
@@ -236,6 +249,7 @@ export class ChatStore {
 		this.#listeners?.();
 		this.#listeners = null;
 		this.#receipts.reset();
+		this.#keyRequests.reset();
 		if (this.#epochTimer) clearTimeout(this.#epochTimer);
 		this.#epochTimer = null;
 		this.#epochChecks.clear();
@@ -517,43 +531,21 @@ export class ChatStore {
 		for (const m of messages) {
 			if (!m?.undecryptable || !m.encryption) continue;
 			if (m.encryption.epoch === this.#conversation(m.conversation_id)?.key_epoch)
-				this.#requestKey(m.conversation_id, m.encryption.epoch);
+				this.#keyRequests.ask(m.conversation_id, m.encryption.epoch);
 		}
-	}
-
-	/**
-	 * Asks the conversation's members for the key of `epoch` (at most every few seconds): whoever
-	 * holds it and is online wraps it for me, and `key_added` on my user topic says it is there.
-	 */
-	#requestKey(conversationId: string, epoch: number): void {
-		const ch = this.#channels.members(conversationId);
-		const now = Date.now();
-		if (!ch || !this.userId) return;
-		if (now - (this.#keyRequestedAt.get(conversationId) ?? 0) < KEY_REQUEST_INTERVAL_MS) return;
-		this.#keyRequestedAt.set(conversationId, now);
-		void ch
-			.send({ type: 'broadcast', event: MEMBER_EVENTS.keyRequest, payload: { user_id: this.userId, epoch } })
-			.catch(() => undefined);
 	}
 
 	/** Another member asked for the key: share what they lack (batched: several may ask at once). */
 	#onKeyRequest(conversationId: string, payload: Raw): void {
-		if (payload.user_id === this.userId || !this.keyring.ready || this.#keySharing.has(conversationId))
-			return;
-		this.#keySharing.set(
-			conversationId,
-			setTimeout(() => {
-				this.#keySharing.delete(conversationId);
-				void this.keyring.shareMissingKeys(conversationId).catch(() => undefined);
-			}, KEY_SHARE_DELAY_MS)
-		);
+		if (payload.user_id === this.userId || !this.keyring.ready) return;
+		this.#keyRequests.asked(conversationId);
 	}
 
 	/** A member gave me a key: what it opens can be read now. */
 	async #onKeyAdded(payload: Raw): Promise<void> {
 		const conversationId = String(payload.conversation_id);
 		const epoch = Number(payload.epoch);
-		this.#keyRequestedAt.delete(conversationId);
+		this.#keyRequests.answered(conversationId);
 		await this.#redecryptWhere((m) => m.conversation_id === conversationId && m.encryption?.epoch === epoch);
 		await this.#refreshPreview(conversationId);
 	}

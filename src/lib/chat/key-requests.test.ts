@@ -1,0 +1,40 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { KEY_REQUEST_INTERVAL_MS, KEY_SHARE_DELAY_MS, KeyRequests } from './key-requests.ts';
+
+afterEach(() => vi.useRealTimers());
+
+describe('KeyRequests', () => {
+	it('asks at most every interval per conversation, at once again after an answer, and not while unjoined', () => {
+		const asks: string[] = [];
+		let joined = false;
+		const k = new KeyRequests({
+			ask: (id, epoch) => (joined ? asks.push(`${id}@${epoch}`) > 0 : false),
+			share: async () => undefined
+		});
+		k.ask('c1', 2, 1000);
+		joined = true;
+		k.ask('c1', 2, 1001);
+		k.ask('c1', 2, 1002);
+		k.ask('c2', 1, 1003);
+		expect(asks).toEqual(['c1@2', 'c2@1']);
+		k.ask('c1', 2, 1001 + KEY_REQUEST_INTERVAL_MS);
+		k.answered('c2');
+		k.ask('c2', 1, 1004);
+		expect(asks).toEqual(['c1@2', 'c2@1', 'c1@2', 'c2@1']);
+	});
+
+	it('answers several asks of one moment with one share, and a reset cancels it', () => {
+		vi.useFakeTimers();
+		const shared: string[] = [];
+		const k = new KeyRequests({ ask: () => true, share: async (id) => shared.push(id) });
+		k.asked('c1');
+		k.asked('c1');
+		k.asked('c2');
+		vi.advanceTimersByTime(KEY_SHARE_DELAY_MS);
+		expect(shared).toEqual(['c1', 'c2']);
+		k.asked('c1');
+		k.reset();
+		vi.advanceTimersByTime(KEY_SHARE_DELAY_MS);
+		expect(shared).toEqual(['c1', 'c2']);
+	});
+});

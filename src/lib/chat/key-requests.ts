@@ -1,0 +1,57 @@
+/**
+ * Key requests between members (docs/chat-api.md, `key_request`): a device that cannot open
+ * messages of the current epoch asks the conversation's members, at most every few seconds; a
+ * member who holds the key answers by wrapping it for whoever lacks it, once for several asks
+ * that arrive together. Sending the ask and sharing the key are the caller's.
+ */
+
+/** How often a device asks a conversation for a key it lacks, and how long a holder batches asks. */
+export const KEY_REQUEST_INTERVAL_MS = 5000;
+export const KEY_SHARE_DELAY_MS = 200;
+
+export interface KeyRequestDeps {
+	/** Broadcasts `key_request` for `epoch` on the conversation's members topic; false when not joined. */
+	ask(conversationId: string, epoch: number): boolean;
+	/** Wraps the current key for the members who lack it (`members_missing_key` + publish). */
+	share(conversationId: string): Promise<unknown>;
+}
+
+export class KeyRequests {
+	#deps: KeyRequestDeps;
+	#askedAt = new Map<string, number>();
+	#sharing = new Map<string, ReturnType<typeof setTimeout>>();
+
+	constructor(deps: KeyRequestDeps) {
+		this.#deps = deps;
+	}
+
+	/** Asks for the key of `epoch`, unless I asked for this conversation a moment ago. */
+	ask(conversationId: string, epoch: number, now = Date.now()): void {
+		if (now - (this.#askedAt.get(conversationId) ?? 0) < KEY_REQUEST_INTERVAL_MS) return;
+		if (this.#deps.ask(conversationId, epoch)) this.#askedAt.set(conversationId, now);
+	}
+
+	/** The key arrived: a later miss may ask again at once. */
+	answered(conversationId: string): void {
+		this.#askedAt.delete(conversationId);
+	}
+
+	/** Another member asked: share what they lack, once for every ask of the next moment. */
+	asked(conversationId: string): void {
+		if (this.#sharing.has(conversationId)) return;
+		this.#sharing.set(
+			conversationId,
+			setTimeout(() => {
+				this.#sharing.delete(conversationId);
+				void this.#deps.share(conversationId).catch(() => undefined);
+			}, KEY_SHARE_DELAY_MS)
+		);
+	}
+
+	/** Forgets everything and cancels pending shares (sign-out). */
+	reset(): void {
+		for (const t of this.#sharing.values()) clearTimeout(t);
+		this.#sharing.clear();
+		this.#askedAt.clear();
+	}
+}
