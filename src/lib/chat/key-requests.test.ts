@@ -5,21 +5,22 @@ afterEach(() => vi.useRealTimers());
 
 describe('KeyRequests', () => {
 	it('asks at most every interval per conversation, at once again after an answer, and not while unjoined', () => {
+		const T = Date.UTC(2026, 11, 2);
 		const asks: string[] = [];
 		let joined = false;
 		const k = new KeyRequests({
 			ask: (id, epoch) => (joined ? asks.push(`${id}@${epoch}`) > 0 : false),
 			share: async () => undefined
 		});
-		k.ask('c1', 2, 1000);
+		k.ask('c1', 2, T);
 		joined = true;
-		k.ask('c1', 2, 1001);
-		k.ask('c1', 2, 1002);
-		k.ask('c2', 1, 1003);
+		k.ask('c1', 2, T + 1);
+		k.ask('c1', 2, T + 2);
+		k.ask('c2', 1, T + 3);
 		expect(asks).toEqual(['c1@2', 'c2@1']);
-		k.ask('c1', 2, 1001 + KEY_REQUEST_INTERVAL_MS);
+		k.ask('c1', 2, T + 1 + KEY_REQUEST_INTERVAL_MS);
 		k.answered('c2');
-		k.ask('c2', 1, 1004);
+		k.ask('c2', 1, T + 4);
 		expect(asks).toEqual(['c1@2', 'c2@1', 'c1@2', 'c2@1']);
 	});
 
