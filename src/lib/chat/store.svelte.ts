@@ -20,7 +20,7 @@ import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
 import { Keyring } from '../crypto/keyring.svelte.ts';
 import { openText, sealText } from '../crypto/e2ee.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
-import { ChatError, errorMessage, isNetworkError, unwrap, type SupabaseResult } from './errors.ts';
+import { ChatError, errorMessage, unwrap, type SupabaseResult } from './errors.ts';
 import {
 	aggregateReactions,
 	attachmentKind,
@@ -42,6 +42,7 @@ import { Typing } from './typing.svelte.ts';
 import { Receipts, type ReceiptKind } from './receipts.ts';
 import { assertAttachmentSize, Attachments } from './attachments.ts';
 import { KeyRequests } from './key-requests.ts';
+import { Sender } from './sender.ts';
 import type {
 	ConversationView,
 	MessageRow,
@@ -144,11 +145,7 @@ export class ChatStore {
 	#reactions = new Map<string, ReactionRow[]>();
 	#receipts: Receipts;
 	#typing: Typing;
-	#draining: Promise<void> | null = null;
-	#enqueueing: Promise<void> = Promise.resolve();
-	#drainAgain = false;
-	/** Entries wait in the outbox after a network failure; new sends must queue behind them. */
-	#backlog = false;
+	#sender: Sender;
 	#wasConnected = false;
 	#listeners: (() => void) | null = null;
 	#generation = 0;
@@ -157,6 +154,29 @@ export class ChatStore {
 		this.#idb = options.indexedDB;
 		this.keyring = options.keyring ?? new Keyring(options.indexedDB);
 		this.keyring.onIdentityChange = () => void this.redecrypt();
+		this.#sender = new Sender({
+			outbox: () => this.#outbox,
+			online: () => this.browserOnline,
+			view: (id) => this.messagesById[id],
+			seal: (id, text) => this.#seal(id, text),
+			epochOf: (id) => this.#conversation(id)?.key_epoch,
+			open: async (id, epoch, ciphertext, nonce) => {
+				const key = await this.keyring.conversationKey(id, epoch, { create: false });
+				return key ? openText(key, ciphertext, nonce) : null;
+			},
+			send: (entry) =>
+				this.#rpc<Raw>('send_message', {
+					conversation_id: entry.conversation_id,
+					content_encrypted: entry.content_encrypted,
+					message_type: entry.message_type,
+					client_id: entry.client_id,
+					reply_to_id: entry.reply_to_id,
+					attachment: entry.attachment ?? null,
+					encryption: entry.encryption
+				}),
+			stored: (row) => this.#ingest([normalizeMessage(row)]),
+			failed: (id, error) => this.#markFailed(id, error)
+		});
 		this.#keyRequests = new KeyRequests({
 			// Whoever holds the key and is online wraps it for me; `key_added` on my user topic says so.
 			ask: (id, epoch) => {
@@ -1027,53 +1047,8 @@ export class ChatStore {
 		this.#ids(conversationId).push(clientId);
 		this.setTyping(conversationId, false);
 		beforeQueue?.(clientId);
-		await this.#enqueue(clientId, createdAt);
+		await this.#sender.enqueue(clientId, createdAt);
 		return clientId;
-	}
-
-	/**
-	 * Encrypts an optimistic message into an outbox entry and starts draining. Runs one at a time so
-	 * a slow key fetch cannot let a later message overtake an earlier one.
-	 */
-	#enqueue(clientId: string, createdAt: number): Promise<void> {
-		const work = this.#enqueueing.then(() => this.#enqueueNow(clientId, createdAt));
-		this.#enqueueing = work.catch(() => undefined);
-		return work;
-	}
-
-	async #enqueueNow(clientId: string, createdAt: number): Promise<void> {
-		const view = this.messagesById[clientId];
-		const outbox = this.#outbox;
-		if (!view || !outbox) return;
-		try {
-			const sealed = await this.#seal(view.conversation_id, view.text ?? '');
-			const entry: OutboxEntry = {
-				client_id: clientId,
-				conversation_id: view.conversation_id,
-				...sealed,
-				message_type: view.message_type,
-				attachment: attachmentRef(view.attachment),
-				reply_to_id: view.reply_to_id,
-				createdAt,
-				attempts: 0,
-				lastError: null
-			};
-			const persisted = outbox.put(entry);
-			if (this.browserOnline && !this.#draining && !this.#backlog) {
-				// Nothing is queued ahead of it: send while the outbox write completes instead of after
-				// it. The entry is still persisted (IndexedDB runs the later remove after this put), and
-				// send_message is idempotent on client_id, so a drain that also picks it up is harmless.
-				const sent = this.#sendEntry(outbox, entry);
-				await persisted;
-				if ((await sent) === 'network') this.#backlog = true;
-				return;
-			}
-			await persisted;
-		} catch (err) {
-			this.#markFailed(clientId, errorMessage(err));
-			return;
-		}
-		void this.#drain();
 	}
 
 	#markFailed(clientId: string, error: string) {
@@ -1116,80 +1091,8 @@ export class ChatStore {
 		}
 	}
 
-	/** Sends outbox entries in order until it is empty or the network fails. */
 	#drain(): Promise<void> {
-		if (this.#draining) {
-			this.#drainAgain = true;
-			return this.#draining;
-		}
-		const outbox = this.#outbox;
-		if (!outbox) return Promise.resolve();
-		const work = (async () => {
-			do {
-				this.#drainAgain = false;
-				if (!this.browserOnline) {
-					this.#backlog = true;
-					return;
-				}
-				for (const entry of await outbox.all()) {
-					if (entry.failed || this.#outbox !== outbox) continue;
-					if ((await this.#sendEntry(outbox, entry)) === 'network') {
-						this.#drainAgain = false;
-						this.#backlog = true;
-						return;
-					}
-				}
-			} while (this.#drainAgain);
-			this.#backlog = false;
-		})().finally(() => {
-			this.#draining = null;
-		});
-		this.#draining = work;
-		return work;
-	}
-
-	async #sendEntry(outbox: Outbox, entry: OutboxEntry): Promise<'sent' | 'failed' | 'network'> {
-		try {
-			await this.#reseal(outbox, entry);
-			entry.attempts++;
-			const row = await this.#rpc<Raw>('send_message', {
-				conversation_id: entry.conversation_id,
-				content_encrypted: entry.content_encrypted,
-				message_type: entry.message_type,
-				client_id: entry.client_id,
-				reply_to_id: entry.reply_to_id,
-				attachment: entry.attachment ?? null,
-				encryption: entry.encryption
-			});
-			await outbox.remove(entry.client_id);
-			await this.#ingest([normalizeMessage(row)]);
-			return 'sent';
-		} catch (err) {
-			const network = isNetworkError(err);
-			entry.lastError = errorMessage(err);
-			if (!network) entry.failed = true;
-			await outbox.put(entry).catch(() => undefined);
-			if (!network) this.#markFailed(entry.client_id, entry.lastError);
-			return network ? 'network' : 'failed';
-		}
-	}
-
-	/**
-	 * Re-encrypts an entry sealed under an epoch that ended while it waited (a member left), so
-	 * the removed member's key does not open it.
-	 */
-	async #reseal(outbox: Outbox, entry: OutboxEntry): Promise<void> {
-		const current = this.#conversation(entry.conversation_id)?.key_epoch;
-		if (current === undefined || current === entry.encryption.epoch) return;
-		const old = await this.keyring.conversationKey(entry.conversation_id, entry.encryption.epoch, {
-			create: false
-		});
-		const text = old ? openText(old, entry.content_encrypted, entry.encryption.nonce) : null;
-		if (text === null) return;
-		const sealed = await this.#seal(entry.conversation_id, text);
-		entry.content_encrypted = sealed.content_encrypted;
-		entry.encryption = sealed.encryption;
-		await outbox.put(entry);
+		return this.#sender.drain();
 	}
 
 	/** Sends a `failed` message again. */
@@ -1201,7 +1104,7 @@ export class ChatStore {
 		const entry = await outbox.get(clientId);
 		if (!entry) {
 			// It never reached the outbox (encryption failed): encrypt again.
-			await this.#enqueue(clientId, outbox.stamp());
+			await this.#sender.enqueue(clientId, outbox.stamp());
 			return;
 		}
 		entry.failed = false;
