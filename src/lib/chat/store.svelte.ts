@@ -22,7 +22,6 @@ import { openText, sealText } from '../crypto/e2ee.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
 import { ChatError, errorMessage, unwrap, type SupabaseResult } from './errors.ts';
 import {
-	aggregateReactions,
 	attachmentKind,
 	attachmentRef,
 	conversationName,
@@ -43,13 +42,13 @@ import { Receipts, type ReceiptKind } from './receipts.ts';
 import { assertAttachmentSize, Attachments } from './attachments.ts';
 import { KeyRequests } from './key-requests.ts';
 import { Sender } from './sender.ts';
+import { Reactions } from './reactions.ts';
 import type {
 	ConversationView,
 	MessageRow,
 	MessageType,
 	MessageView,
 	ParticipantView,
-	ReactionRow,
 	Role,
 	TypingUser
 } from './types.ts';
@@ -142,7 +141,7 @@ export class ChatStore {
 	#keyRequests: KeyRequests;
 	#attachments: Attachments;
 	#loadingOlder = new Map<string, Promise<number>>();
-	#reactions = new Map<string, ReactionRow[]>();
+	#reactions: Reactions;
 	#receipts: Receipts;
 	#typing: Typing;
 	#sender: Sender;
@@ -154,6 +153,14 @@ export class ChatStore {
 		this.#idb = options.indexedDB;
 		this.keyring = options.keyring ?? new Keyring(options.indexedDB);
 		this.keyring.onIdentityChange = () => void this.redecrypt();
+		this.#reactions = new Reactions({
+			rpc: (name, args) => this.#rpc(name, args),
+			me: () => this.#me(),
+			show: (id, reactions) => {
+				const m = this.messagesById[id];
+				if (m) m.reactions = reactions;
+			}
+		});
 		this.#sender = new Sender({
 			outbox: () => this.#outbox,
 			online: () => this.browserOnline,
@@ -280,7 +287,7 @@ export class ChatStore {
 		this.#opening.clear();
 		this.#catchingUp.clear();
 		this.#loadingOlder.clear();
-		this.#reactions.clear();
+		this.#reactions.reset();
 		this.#attachments.reset();
 		this.#wasConnected = false;
 		this.keyring.lock();
@@ -527,7 +534,7 @@ export class ChatStore {
 		}).then(async (rows) => {
 			const messages = (rows ?? []).map(normalizeMessage);
 			this.hasMore[conversationId] = messages.length >= this.#options.pageSize;
-			await Promise.all([this.#ingest(messages), this.#loadReactions(messages.map((m) => m.id))]);
+			await Promise.all([this.#ingest(messages), this.#reactions.load(messages.map((m) => m.id))]);
 		});
 		await Promise.all([
 			this.#channels.join(conversationId),
@@ -635,7 +642,7 @@ export class ChatStore {
 				})) ?? [];
 			this.hasMore[conversationId] = rows.length >= this.#options.pageSize;
 			await this.#ingest(rows.map(normalizeMessage));
-			await this.#loadReactions(rows.map((r) => String(r.id)));
+			await this.#reactions.load(rows.map((r) => String(r.id)));
 			return rows.length;
 		})().finally(() => this.#loadingOlder.delete(conversationId));
 		this.#loadingOlder.set(conversationId, work);
@@ -698,7 +705,7 @@ export class ChatStore {
 					})) ?? [];
 				const messages = rows.map(normalizeMessage);
 				await this.#ingest(messages);
-				await this.#loadReactions(messages.map((m) => m.id));
+				await this.#reactions.load(messages.map((m) => m.id));
 				if (messages.length < CATCH_UP_PAGE) break;
 				after = Math.max(after, ...messages.map((m) => m.seq));
 			}
@@ -813,7 +820,7 @@ export class ChatStore {
 			readBy: 0,
 			deliveredTo: 0,
 			recipients: 0,
-			reactions: known?.reactions ?? aggregateReactions(this.#reactions.get(row.id) ?? [], this.#me())
+			reactions: known?.reactions ?? this.#reactions.of(row.id)
 		};
 		Object.assign(view, this.#statusOf(view));
 		this.messagesById[row.id] = view;
@@ -883,58 +890,14 @@ export class ChatStore {
 
 	// ---------------------------------------------------------------- reactions
 
-	async #loadReactions(messageIds: string[]): Promise<void> {
-		if (messageIds.length === 0) return;
-		const rows = (await this.#rpc<ReactionRow[]>('get_reactions', { message_ids: messageIds })) ?? [];
-		const byMessage = new Map<string, ReactionRow[]>(messageIds.map((id) => [id, []]));
-		for (const r of rows) byMessage.get(r.message_id)?.push(r);
-		for (const [id, list] of byMessage) {
-			list.sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? ''));
-			this.#reactions.set(id, list);
-			this.#refreshReactions(id);
-		}
-	}
-
-	#refreshReactions(messageId: string) {
-		const m = this.messagesById[messageId];
-		if (m) m.reactions = aggregateReactions(this.#reactions.get(messageId) ?? [], this.#me());
-	}
-
-	#applyReaction(change: { message_id: string; user_id: string; emoji: string; op: 'added' | 'removed' }) {
-		const list = this.#reactions.get(change.message_id) ?? [];
-		const has = list.some((r) => r.user_id === change.user_id && r.emoji === change.emoji);
-		if (change.op === 'added' && !has)
-			list.push({ message_id: change.message_id, user_id: change.user_id, emoji: change.emoji });
-		if (change.op === 'removed' && has) {
-			const i = list.findIndex((r) => r.user_id === change.user_id && r.emoji === change.emoji);
-			list.splice(i, 1);
-		}
-		this.#reactions.set(change.message_id, list);
-		this.#refreshReactions(change.message_id);
-	}
-
 	/** Adds my reaction (shown at once, undone if the server refuses). */
-	async react(messageId: string, emoji: string): Promise<void> {
-		const me = this.#me();
-		this.#applyReaction({ message_id: messageId, user_id: me, emoji, op: 'added' });
-		try {
-			await this.#rpc('add_reaction', { message_id: messageId, emoji });
-		} catch (err) {
-			this.#applyReaction({ message_id: messageId, user_id: me, emoji, op: 'removed' });
-			throw err;
-		}
+	react(messageId: string, emoji: string): Promise<void> {
+		return this.#reactions.mine(messageId, emoji, 'added');
 	}
 
 	/** Removes my reaction (restored if the server refuses). */
-	async unreact(messageId: string, emoji: string): Promise<void> {
-		const me = this.#me();
-		this.#applyReaction({ message_id: messageId, user_id: me, emoji, op: 'removed' });
-		try {
-			await this.#rpc('remove_reaction', { message_id: messageId, emoji });
-		} catch (err) {
-			this.#applyReaction({ message_id: messageId, user_id: me, emoji, op: 'added' });
-			throw err;
-		}
+	unreact(messageId: string, emoji: string): Promise<void> {
+		return this.#reactions.mine(messageId, emoji, 'removed');
 	}
 
 	// ---------------------------------------------------------------- sending
@@ -1380,7 +1343,7 @@ export class ChatStore {
 		const target = this.messagesById[String(p.message_id)];
 		if (refuseMember(p.user_id, this.#known(conversationId))) return;
 		if (target && target.conversation_id !== conversationId) return;
-		this.#applyReaction({
+		this.#reactions.apply({
 			message_id: String(p.message_id),
 			user_id: String(p.user_id),
 			emoji: String(p.emoji),
