@@ -21,9 +21,10 @@ export interface ChatDb {
 export async function openChatDb(max = 10): Promise<ChatDb> {
 	const database = await createTestDatabase('app');
 	const pool = new pg.Pool({ connectionString: database.url, max });
-	// pool.end() lets go of a client before its socket has closed; the forced drop that follows
-	// then terminates it, and that FATAL must not surface as an unhandled error of the test run.
-	pool.on('connect', (client) => client.on('error', () => {}));
+	// pool.end() resolves before its idle clients' sockets have closed; the forced drop that
+	// follows terminates them, and pg-pool re-emits that FATAL as the pool's 'error', which with no
+	// listener is an uncaught exception of the test run.
+	pool.on('error', () => {});
 	return {
 		database,
 		pool,
