@@ -15,7 +15,8 @@ function setup(options: { open?: boolean } = {}) {
 		members: { typing: { always: true, handle: (id) => void seen.push(`${id}:typing`) } },
 		presence: (id) => void seen.push(`${id}:presence`),
 		joined: (id) => void seen.push(`${id}:joined`),
-		refused: (id) => void seen.push(`${id}:refused`)
+		refused: (id) => void seen.push(`${id}:refused`),
+		left: (id) => void seen.push(`${id}:left`)
 	};
 	const loads: string[] = [];
 	const channels = new ConversationChannels(
@@ -76,19 +77,32 @@ describe('ConversationChannels', () => {
 		expect(t.sb.getChannels().map((c) => c.subTopic)).toEqual(['conversation:c1:4', 'members:c1:4']);
 		old.emit('message_created', { n: 9 });
 		t.sb.channelFor('conversation:c1:4')!.emit('message_created', { n: 10 });
-		expect(t.seen).toEqual(['c1:created:10']);
+		expect(t.seen).toEqual(['c1:left', 'c1:created:10']);
 	});
 
-	it('a join that outlives a sign-out, or whose conversation was forgotten, leaves nothing behind', async () => {
+	it('a join that outlives a sign-out, or whose conversation is forgotten meanwhile, leaves nothing behind', async () => {
 		const t = setup();
 		const joining = t.channels.join('c1');
 		t.signOut();
 		await joining;
 		expect(t.channels.ids()).toEqual([]);
 		expect(t.sb.getChannels()).toEqual([]);
-		t.epochs.delete('c9');
-		await t.channels.join('c9');
-		expect(t.channels.ids()).toEqual(['c9']);
+		const forgotten = setup();
+		const second = forgotten.channels.join('c1');
+		forgotten.epochs.delete('c1');
+		await second;
+		expect(forgotten.channels.ids()).toEqual([]);
+		expect(forgotten.sb.getChannels()).toEqual([]);
+	});
+
+	it('a join whose epoch moves while its channels are made joins the new epoch instead', async () => {
+		const t = setup();
+		const joining = t.channels.join('c1');
+		t.epochs.set('c1', 5);
+		await joining;
+		expect(t.sb.getChannels().map((c) => c.subTopic)).toEqual(['conversation:c1:5', 'members:c1:5']);
+		t.sb.channelFor('conversation:c1:5')!.setStatus('CLOSED');
+		expect(t.seen).toEqual(['c1:refused']);
 		t.channels.leaveAll(t.sb.client);
 		expect(t.sb.getChannels()).toEqual([]);
 	});

@@ -28,6 +28,8 @@ export interface ChannelEvents {
 	joined(conversationId: string): void;
 	/** A channel was refused or closed by the server: the epoch may have moved on, or I may be out. */
 	refused(conversationId: string): void;
+	/** The conversation's channels were left (closed, forgotten, or moving to a new epoch): its presence is gone. */
+	left(conversationId: string): void;
 }
 
 /** What the channels need to know of the store. */
@@ -104,6 +106,7 @@ export class ConversationChannels {
 		const sb = this.#deps.client();
 		void sb.removeChannel(live.db);
 		void sb.removeChannel(live.members);
+		this.#events.left(conversationId);
 	}
 
 	/** Leaves everything (sign-out). */

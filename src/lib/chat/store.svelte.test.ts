@@ -649,6 +649,28 @@ describe('ChatStore: live membership', () => {
 		});
 	});
 
+	it('confirms the epoch once joined: a join that raced a move (and missed its event) still moves', async () => {
+		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
+		await w.store.open(C1);
+		const raced = w.channel();
+		w.members().syncPresence({ alice: [{ user_id: 'alice' }], carol: [{ user_id: 'carol' }] });
+		expect([...w.store.presence[C1]].sort()).toEqual(['alice', 'carol']);
+		const table = w.server.db.table('conversation_participants');
+		table.splice(
+			table.findIndex((p) => p.user_id === 'carol'),
+			1
+		);
+		w.server.conversation(C1).key_epoch = 1;
+		raced.setStatus('SUBSCRIBED');
+		await vi.waitFor(() => expect(w.alice.channelFor('conversation:c1:1')).toBeDefined());
+		expect(raced.removed).toBe(true);
+		// Her presence is gone with the old channels, before the new ones say anything.
+		expect(w.store.presence[C1]).toBeUndefined();
+		await vi.waitFor(() =>
+			expect(w.store.participants[C1].map((p) => p.user_id).sort()).toEqual(['alice', 'bob'])
+		);
+	});
+
 	it('forgets a conversation whose channel the server closed once I am no longer in it', async () => {
 		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
 		await w.store.open(C1);

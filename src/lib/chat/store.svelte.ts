@@ -280,6 +280,7 @@ export class ChatStore {
 		if (this.#epochTimer) clearTimeout(this.#epochTimer);
 		this.#epochTimer = null;
 		this.#epochChecks.clear();
+		this.#recheckedAt.clear();
 		this.#typing.reset();
 		void this.#outbox?.close();
 		this.#outbox = null;
@@ -448,8 +449,12 @@ export class ChatStore {
 			}
 		}
 		this.participants[conversationId] = list;
-		// Someone who is no longer a member stops showing as typing at once.
-		this.#typing.keepOnly(conversationId, new Set(list.map((p) => p.user_id)));
+		// Someone who is no longer a member stops showing as typing, or present, at once.
+		const members = new Set(list.map((p) => p.user_id));
+		this.#typing.keepOnly(conversationId, members);
+		const present = this.presence[conversationId];
+		if (present && [...present].some((u) => !members.has(u)))
+			this.presence[conversationId] = new Set([...present].filter((u) => members.has(u)));
 		// Share one reactive array with the conversation view, so watermark updates reach both.
 		const shared = this.participants[conversationId];
 		const c = this.conversations.find((x) => x.id === conversationId);
@@ -1299,7 +1304,10 @@ export class ChatStore {
 				this.#verifyEpoch(id);
 				if (this.#openIds.has(id)) void this.#catchUp(id).catch(() => undefined);
 			},
-			refused: (id) => void this.#recheckMembership(id).catch(() => undefined)
+			refused: (id) => void this.#recheckMembership(id).catch(() => undefined),
+			left: (id) => {
+				delete this.presence[id];
+			}
 		};
 	}
 
@@ -1321,8 +1329,9 @@ export class ChatStore {
 		this.#epochChecks.clear();
 		this.#epochTimer = null;
 		if (!this.#sb || ids.length === 0) return;
+		const generation = this.#generation;
 		const { data, error } = await this.#sb.from('conversations').select('id, key_epoch').in('id', ids);
-		if (error || !Array.isArray(data)) return;
+		if (error || !Array.isArray(data) || generation !== this.#generation) return;
 		const current = new Map((data as Raw[]).map((r) => [String(r.id), Number(r.key_epoch)]));
 		for (const id of ids) {
 			const epoch = current.get(id);
