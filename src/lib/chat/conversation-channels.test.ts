@@ -1,10 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConversationChannels, type ChannelEvents } from './conversation-channels.ts';
 import { FakeSupabase } from './testing/fake-supabase.ts';
 
 function setup(options: { open?: boolean } = {}) {
 	const sb = new FakeSupabase('alice');
 	const epochs = new Map<string, number>([['c1', 3]]);
+	/** What the database says the epochs are (a conversation I can no longer read is absent). */
+	const server = new Map<string, number>([['c1', 3]]);
 	let generation = 0;
 	const seen: string[] = [];
 	const events: ChannelEvents = {
@@ -16,7 +18,9 @@ function setup(options: { open?: boolean } = {}) {
 		presence: (id) => void seen.push(`${id}:presence`),
 		joined: (id) => void seen.push(`${id}:joined`),
 		refused: (id) => void seen.push(`${id}:refused`),
-		left: (id) => void seen.push(`${id}:left`)
+		left: (id) => void seen.push(`${id}:left`),
+		moved: (id, epoch) => void seen.push(`${id}:moved:${epoch}`),
+		gone: (id) => void seen.push(`${id}:gone`)
 	};
 	const loads: string[] = [];
 	const channels = new ConversationChannels(
@@ -29,11 +33,13 @@ function setup(options: { open?: boolean } = {}) {
 				epochs.set(id, 1);
 			},
 			isOpen: () => options.open ?? true,
-			generation: () => generation
+			generation: () => generation,
+			currentEpochs: async (ids) =>
+				new Map(ids.filter((id) => server.has(id)).map((id) => [id, server.get(id)!]))
 		},
 		events
 	);
-	return { sb, epochs, channels, seen, loads, signOut: () => generation++ };
+	return { sb, epochs, server, channels, seen, loads, signOut: () => generation++ };
 }
 
 describe('ConversationChannels', () => {
@@ -105,5 +111,16 @@ describe('ConversationChannels', () => {
 		expect(t.seen).toEqual(['c1:refused']);
 		t.channels.leaveAll(t.sb.client);
 		expect(t.sb.getChannels()).toEqual([]);
+	});
+
+	it('confirms each joined epoch with the database: a missed move is reported, and so is a conversation I lost', async () => {
+		const t = setup();
+		await t.channels.join('c1');
+		t.server.set('c1', 4);
+		t.sb.channelFor('conversation:c1:3')!.setStatus('SUBSCRIBED');
+		await vi.waitFor(() => expect(t.seen).toEqual(['c1:joined', 'c1:moved:4']));
+		t.server.delete('c1');
+		t.sb.channelFor('conversation:c1:3')!.setStatus('SUBSCRIBED');
+		await vi.waitFor(() => expect(t.seen).toEqual(['c1:joined', 'c1:moved:4', 'c1:joined', 'c1:gone']));
 	});
 });

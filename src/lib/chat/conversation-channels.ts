@@ -30,6 +30,10 @@ export interface ChannelEvents {
 	refused(conversationId: string): void;
 	/** The conversation's channels were left (closed, forgotten, or moving to a new epoch): its presence is gone. */
 	left(conversationId: string): void;
+	/** A joined conversation is at a newer epoch than its channels (a move they missed). */
+	moved(conversationId: string, epoch: number): void;
+	/** A joined conversation can no longer be read: I am probably out of it. */
+	gone(conversationId: string): void;
 }
 
 /** What the channels need to know of the store. */
@@ -43,7 +47,12 @@ export interface ChannelDeps {
 	isOpen(conversationId: string): boolean;
 	/** Changes on sign-out: a join that started before must not land after. */
 	generation(): number;
+	/** The current epochs of these conversations (those I can read); null when unknown (offline). */
+	currentEpochs(conversationIds: string[]): Promise<Map<string, number> | null>;
 }
+
+/** How long joins are gathered before their epochs are confirmed in one query. */
+export const EPOCH_CHECK_DELAY_MS = 20;
 
 interface Live {
 	epoch: number;
@@ -71,6 +80,8 @@ export class ConversationChannels {
 	#events: ChannelEvents;
 	#live = new Map<string, Live>();
 	#joining = new Map<string, Promise<void>>();
+	#checks = new Set<string>();
+	#checkTimer: ReturnType<typeof setTimeout> | null = null;
 
 	constructor(deps: ChannelDeps, events: ChannelEvents) {
 		this.#deps = deps;
@@ -119,6 +130,38 @@ export class ConversationChannels {
 		}
 		this.#live.clear();
 		this.#joining.clear();
+		if (this.#checkTimer) clearTimeout(this.#checkTimer);
+		this.#checkTimer = null;
+		this.#checks.clear();
+	}
+
+	/**
+	 * A join can race a move: authorized for the epoch that was current, it may miss the
+	 * key_epoch_changed sent before its channel was registered. Joined channels' epochs are
+	 * confirmed afterwards, in one query for all the joins of a moment.
+	 */
+	#confirm(conversationId: string): void {
+		this.#checks.add(conversationId);
+		this.#checkTimer ??= setTimeout(
+			() => void this.#confirmNow().catch(() => undefined),
+			EPOCH_CHECK_DELAY_MS
+		);
+	}
+
+	async #confirmNow(): Promise<void> {
+		const ids = [...this.#checks];
+		this.#checks.clear();
+		this.#checkTimer = null;
+		const generation = this.#deps.generation();
+		const current = await this.#deps.currentEpochs(ids);
+		if (!current || generation !== this.#deps.generation()) return;
+		for (const id of ids) {
+			const live = this.#live.get(id);
+			if (!live) continue;
+			const epoch = current.get(id);
+			if (epoch === undefined) this.#events.gone(id);
+			else if (epoch > live.epoch) this.#events.moved(id, epoch);
+		}
 	}
 
 	/** Re-joins a conversation's channels when its known epoch is newer than theirs. */
@@ -181,8 +224,10 @@ export class ConversationChannels {
 		});
 		live.db.subscribe((status) => {
 			if (!current()) return;
-			if (status === 'SUBSCRIBED') this.#events.joined(conversationId);
-			else if (status === 'CHANNEL_ERROR' || status === 'CLOSED') this.#events.refused(conversationId);
+			if (status === 'SUBSCRIBED') {
+				this.#confirm(conversationId);
+				this.#events.joined(conversationId);
+			} else if (status === 'CHANNEL_ERROR' || status === 'CLOSED') this.#events.refused(conversationId);
 		});
 		live.members.subscribe((status) => {
 			if (!current()) return;

@@ -73,13 +73,11 @@ export interface ChatStoreOptions {
 }
 
 type Raw = Record<string, unknown>;
-type Timer = ReturnType<typeof setTimeout>;
 
 const CATCH_UP_PAGE = 100;
 /** How often a conversation whose channel the server refused or closed is fetched again, at most. */
 const RECHECK_INTERVAL_MS = 3000;
 /** How long joins are gathered before their epochs are confirmed in one query. */
-const EPOCH_CHECK_DELAY_MS = 20;
 export { ATTACHMENT_BUCKET, MAX_ATTACHMENT_BYTES } from './attachments.ts';
 /**
  * How many listed conversations keep their channel joined for presence (online dots in the list).
@@ -133,8 +131,6 @@ export class ChatStore {
 	#opening = new Map<string, Promise<void>>();
 	#catchingUp = new Map<string, Promise<void>>();
 	/** Conversations whose joined channels' epoch is to be confirmed, and the batch timer. */
-	#epochChecks = new Set<string>();
-	#epochTimer: Timer | null = null;
 	/** When each conversation's membership was last fetched again after a channel error (ms). */
 	#recheckedAt = new Map<string, number>();
 	/** When I last asked each conversation for its key (ms), and pending answers to others' asks. */
@@ -222,7 +218,15 @@ export class ChatStore {
 				epochOf: (id) => this.#conversation(id)?.key_epoch,
 				load: (id) => this.#fetchConversation(id),
 				isOpen: (id) => this.#openIds.has(id),
-				generation: () => this.#generation
+				generation: () => this.#generation,
+				currentEpochs: async (ids) => {
+					const { data, error } = await this.#client()
+						.from('conversations')
+						.select('id, key_epoch')
+						.in('id', ids);
+					if (error || !Array.isArray(data)) return null;
+					return new Map((data as Raw[]).map((r) => [String(r.id), Number(r.key_epoch)]));
+				}
 			},
 			this.#channelEvents()
 		);
@@ -277,9 +281,6 @@ export class ChatStore {
 		this.#listeners = null;
 		this.#receipts.reset();
 		this.#keyRequests.reset();
-		if (this.#epochTimer) clearTimeout(this.#epochTimer);
-		this.#epochTimer = null;
-		this.#epochChecks.clear();
 		this.#recheckedAt.clear();
 		this.#typing.reset();
 		void this.#outbox?.close();
@@ -1301,51 +1302,17 @@ export class ChatStore {
 			presence: (id, channel) => this.#onPresence(id, channel),
 			// Whatever was sent between the first load and this (re)join arrives through the catch-up.
 			joined: (id) => {
-				this.#verifyEpoch(id);
 				if (this.#openIds.has(id)) void this.#catchUp(id).catch(() => undefined);
 			},
 			refused: (id) => void this.#recheckMembership(id).catch(() => undefined),
 			left: (id) => {
 				delete this.presence[id];
-			}
-		};
-	}
-
-	/**
-	 * A join can race a move: authorized for the epoch that was current, it may miss the
-	 * key_epoch_changed sent before its channel was registered. Joined channels' epochs are
-	 * confirmed afterwards, in one query for all the joins of a moment.
-	 */
-	#verifyEpoch(conversationId: string): void {
-		this.#epochChecks.add(conversationId);
-		this.#epochTimer ??= setTimeout(
-			() => void this.#checkEpochs().catch(() => undefined),
-			EPOCH_CHECK_DELAY_MS
-		);
-	}
-
-	async #checkEpochs(): Promise<void> {
-		const ids = [...this.#epochChecks];
-		this.#epochChecks.clear();
-		this.#epochTimer = null;
-		if (!this.#sb || ids.length === 0) return;
-		const generation = this.#generation;
-		const { data, error } = await this.#sb.from('conversations').select('id, key_epoch').in('id', ids);
-		if (error || !Array.isArray(data) || generation !== this.#generation) return;
-		const current = new Map((data as Raw[]).map((r) => [String(r.id), Number(r.key_epoch)]));
-		for (const id of ids) {
-			const epoch = current.get(id);
+			},
+			// As on key_epoch_changed: move, and reload the members (someone left).
+			moved: (id, epoch) => void this.#onKeyEpochChanged(id, epoch).catch(() => undefined),
 			// Not readable any more: I am out of it (the fetch confirms it and forgets it).
-			if (epoch === undefined) {
-				void this.#recheckMembership(id, true).catch(() => undefined);
-				continue;
-			}
-			const c = this.#conversation(id);
-			if (c && epoch > c.key_epoch) {
-				// As on key_epoch_changed: move, and reload the members (someone left).
-				void this.#onKeyEpochChanged(id, epoch).catch(() => undefined);
-			}
-		}
+			gone: (id) => void this.#recheckMembership(id, true).catch(() => undefined)
+		};
 	}
 
 	#onReactionChanged(conversationId: string, p: Raw): void {
