@@ -328,12 +328,20 @@ test('messages: send (idempotent), page, edit, delete, status, reactions', async
 		'conversation_not_found'
 	);
 
-	const seqs = async (query: string, user = carol) =>
-		(
-			await ok<{ messages: { seq: number }[]; has_more: boolean }>(
-				await request.get(`/api/messages/${group}${query}`, { headers: auth(user) })
+	// History answers the same at the conversation's path and at the original design's.
+	const seqs = async (query: string, user = carol) => {
+		const [nested, original] = await Promise.all(
+			[`/api/conversations/${group}/messages${query}`, `/api/messages/${group}${query}`].map(async (path) =>
+				(
+					await ok<{ messages: { seq: number }[]; has_more: boolean }>(
+						await request.get(path, { headers: auth(user) })
+					)
+				).messages.map((m) => m.seq)
 			)
-		).messages.map((m) => m.seq);
+		);
+		expect(nested).toEqual(original);
+		return nested;
+	};
 	expect(await seqs('')).toEqual([5, 4, 3, 2, 1]);
 	expect(await seqs('?limit=2')).toEqual([5, 4]);
 	expect(await seqs('?limit=2&before=4')).toEqual([3, 2]);
@@ -358,6 +366,12 @@ test('messages: send (idempotent), page, edit, delete, status, reactions', async
 	);
 	await expectError(
 		await request.get(`/api/messages/${group}?offset=1`, { headers: auth(dave) }),
+		404,
+		'NotFoundError',
+		'conversation_not_found'
+	);
+	await expectError(
+		await request.get(`/api/conversations/${group}/messages`, { headers: auth(dave) }),
 		404,
 		'NotFoundError',
 		'conversation_not_found'
