@@ -24,11 +24,8 @@ import { ChatError, errorMessage, unwrap, type SupabaseResult } from './errors.t
 import {
 	attachmentKind,
 	attachmentRef,
-	conversationName,
 	deriveStatus,
-	normalizeConversation,
 	normalizeMessage,
-	normalizeParticipant,
 	orderIds,
 	pendingMessageView,
 	type AttachmentContent,
@@ -42,6 +39,7 @@ import { Receipts, type ReceiptKind } from './receipts.ts';
 import { assertAttachmentSize, Attachments } from './attachments.ts';
 import { KeyRequests } from './key-requests.ts';
 import { Sender } from './sender.ts';
+import { ConversationList } from './conversation-list.svelte.ts';
 import { Reactions } from './reactions.ts';
 import type {
 	ConversationView,
@@ -89,13 +87,17 @@ export const MAX_WATCHED_CONVERSATIONS = 45;
 
 export class ChatStore {
 	/** Conversations, most recent activity first. */
-	conversations = $state<ConversationView[]>([]);
+	get conversations(): ConversationView[] {
+		return this.#list.conversations;
+	}
 	/** Every loaded message (and optimistic one, under its client id) by id. */
 	messagesById = $state<Record<string, MessageView>>({});
 	/** Message ids per conversation: stored ones by ascending seq, then optimistic ones. */
 	idsByConversation = $state<Record<string, string[]>>({});
 	/** Participants (with profile fields and watermarks) per conversation. */
-	participants = $state<Record<string, ParticipantView[]>>({});
+	get participants(): Record<string, ParticipantView[]> {
+		return this.#list.participants;
+	}
 	/** Who is present in each open or listed (up to `MAX_WATCHED_CONVERSATIONS`) conversation (user ids, me included). */
 	presence = $state<Record<string, Set<string>>>({});
 	/** Who else is typing in each open or watched conversation. */
@@ -113,7 +115,9 @@ export class ChatStore {
 	/** The signed-in user's id once started. */
 	userId = $state<string | null>(null);
 	/** `loadConversations` has completed at least once. */
-	conversationsLoaded = $state(false);
+	get conversationsLoaded(): boolean {
+		return this.#list.loaded;
+	}
 	/** The last background failure worth showing (start-up, inbox refresh); null when fine. */
 	error = $state<string | null>(null);
 
@@ -140,6 +144,7 @@ export class ChatStore {
 	#reactions: Reactions;
 	#receipts: Receipts;
 	#typing: Typing;
+	#list: ConversationList;
 	#sender: Sender;
 	#wasConnected = false;
 	#listeners: (() => void) | null = null;
@@ -149,6 +154,21 @@ export class ChatStore {
 		this.#idb = options.indexedDB;
 		this.keyring = options.keyring ?? new Keyring(options.indexedDB);
 		this.keyring.onIdentityChange = () => void this.redecrypt();
+		this.#list = new ConversationList({
+			rpc: (name, args) => this.#rpc(name, args),
+			me: () => this.#me(),
+			decrypt: (row) => this.#decrypt(row),
+			membersChanged: (id, members) => {
+				// Someone who is no longer a member stops showing as typing, or present, at once.
+				this.#typing.keepOnly(id, members);
+				const present = this.presence[id];
+				if (present && [...present].some((u) => !members.has(u)))
+					this.presence[id] = new Set([...present].filter((u) => members.has(u)));
+				this.#refreshStatuses(id);
+			},
+			// A newer epoch than the joined channels': move them (a no-op while none are joined).
+			fetched: (id) => this.#channels.follow(id)
+		});
 		this.#reactions = new Reactions({
 			rpc: (name, args) => this.#rpc(name, args),
 			me: () => this.#me(),
@@ -293,15 +313,13 @@ export class ChatStore {
 		this.#attachments.reset();
 		this.#wasConnected = false;
 		this.keyring.lock();
-		this.conversations = [];
+		this.#list.reset();
 		this.messagesById = {};
 		this.idsByConversation = {};
-		this.participants = {};
 		this.presence = {};
 		this.hasMore = {};
 		this.connected = false;
 		this.userId = null;
-		this.conversationsLoaded = false;
 	}
 
 	#watchBrowser() {
@@ -372,33 +390,10 @@ export class ChatStore {
 
 	/** (Re)loads the conversation list with participants, unread counts and decrypted previews. */
 	async loadConversations(): Promise<void> {
-		const items: Raw[] = [];
-		let before: { before_activity: unknown; before_id: unknown } | null = null;
-		// A handful of pages covers any realistic inbox; older ones arrive through events.
-		for (let page = 0; page < 10; page++) {
-			const rows: Raw[] = (await this.#rpc<Raw[]>('list_conversations', { ...before, page_size: 100 })) ?? [];
-			items.push(...rows);
-			if (rows.length < 100) break;
-			const last = rows[rows.length - 1];
-			before = { before_activity: last.last_message_at ?? last.created_at, before_id: last.id };
-		}
-		const views = items.map((item) => this.#conversationView(item));
-		// Keep previews already decrypted for unchanged last messages.
-		for (const v of views) {
-			const old = this.conversations.find((c) => c.id === v.id);
-			if (
-				old &&
-				old.last_message?.id === v.last_message?.id &&
-				old.last_message?.edited_at === v.last_message?.edited_at
-			) {
-				v.preview = old.preview;
-			}
-		}
-		this.conversations = sortConversations(views);
-		this.conversationsLoaded = true;
+		const views = await this.#list.load();
 		this.#queueListDelivery(views);
 		void this.#watchList();
-		await Promise.all(views.map((v) => this.#refreshPreview(v.id)));
+		await Promise.all(views.map((v) => this.#list.refreshPreview(v.id)));
 	}
 
 	/**
@@ -418,88 +413,17 @@ export class ChatStore {
 		}
 	}
 
-	#conversationView(item: Raw): ConversationView {
-		const row = normalizeConversation(item);
-		const participants = Array.isArray(item.participants) ? item.participants.map(normalizeParticipant) : [];
-		if (participants.length) this.#setParticipants(row.id, participants);
-		const known = this.participants[row.id] ?? participants;
-		const me = this.#me();
-		const existing = this.conversations.find((c) => c.id === row.id);
-		const lastMessage = item.last_message
-			? normalizeMessage(item.last_message)
-			: (existing?.last_message ?? null);
-		return {
-			...row,
-			participants: known,
-			last_message: lastMessage,
-			unread_count: item.unread_count != null ? Number(item.unread_count) : (existing?.unread_count ?? 0),
-			name: conversationName(row, known, me),
-			preview: existing?.last_message?.id === lastMessage?.id ? (existing?.preview ?? null) : null,
-			myRole: known.find((p) => p.user_id === me)?.role ?? null
-		};
-	}
-
-	#setParticipants(conversationId: string, list: ParticipantView[]) {
-		// Watermarks only move forward, whatever order events and reloads arrive in.
-		const old = this.participants[conversationId] ?? [];
-		for (const p of list) {
-			const prev = old.find((o) => o.user_id === p.user_id);
-			if (prev) {
-				p.last_delivered_seq = Math.max(p.last_delivered_seq, prev.last_delivered_seq);
-				p.last_read_seq = Math.max(p.last_read_seq, prev.last_read_seq);
-			}
-		}
-		this.participants[conversationId] = list;
-		// Someone who is no longer a member stops showing as typing, or present, at once.
-		const members = new Set(list.map((p) => p.user_id));
-		this.#typing.keepOnly(conversationId, members);
-		const present = this.presence[conversationId];
-		if (present && [...present].some((u) => !members.has(u)))
-			this.presence[conversationId] = new Set([...present].filter((u) => members.has(u)));
-		// Share one reactive array with the conversation view, so watermark updates reach both.
-		const shared = this.participants[conversationId];
-		const c = this.conversations.find((x) => x.id === conversationId);
-		if (c) {
-			c.participants = shared;
-			c.name = conversationName(c, list, this.#me());
-			c.myRole = list.find((p) => p.user_id === this.#me())?.role ?? null;
-		}
-		this.#refreshStatuses(conversationId);
-	}
-
 	/** Fetches one conversation (with participants) and puts it into the list. */
-	async #fetchConversation(conversationId: string): Promise<ConversationView> {
-		const item = await this.#rpc<Raw>('get_conversation', { conversation_id: conversationId });
-		const view = this.#conversationView(item);
-		const i = this.conversations.findIndex((c) => c.id === conversationId);
-		if (i >= 0) {
-			// Fields `get_conversation` lacks (last message, unread count) survive from the list.
-			const old = this.conversations[i];
-			view.last_message = view.last_message ?? old.last_message;
-			view.preview = view.preview ?? old.preview;
-			if (item.unread_count == null) view.unread_count = old.unread_count;
-			this.conversations[i] = view;
-		} else {
-			this.conversations.push(view);
-		}
-		this.conversations = sortConversations(this.conversations);
-		// A newer epoch than the joined channels': move them (a no-op while none are joined).
-		this.#channels.follow(conversationId);
-		// The reactive copy, so callers' changes reach the UI.
-		return this.#conversation(conversationId) ?? view;
+	#fetchConversation(conversationId: string): Promise<ConversationView> {
+		return this.#list.fetch(conversationId);
 	}
 
 	#conversation(conversationId: string): ConversationView | undefined {
-		return this.conversations.find((c) => c.id === conversationId);
+		return this.#list.get(conversationId);
 	}
 
-	async #refreshPreview(conversationId: string): Promise<void> {
-		const c = this.#conversation(conversationId);
-		const last = c?.last_message;
-		if (!c || !last || c.preview !== null) return;
-		const { text } = await this.#decrypt(last);
-		const now = this.#conversation(conversationId);
-		if (now && now.last_message?.id === last.id) now.preview = text;
+	#setParticipants(conversationId: string, list: ParticipantView[]) {
+		this.#list.setParticipants(conversationId, list);
 	}
 
 	// ---------------------------------------------------------------- opening and history
@@ -580,7 +504,7 @@ export class ChatStore {
 		const epoch = Number(payload.epoch);
 		this.#keyRequests.answered(conversationId);
 		await this.#redecryptWhere((m) => m.conversation_id === conversationId && m.encryption?.epoch === epoch);
-		await this.#refreshPreview(conversationId);
+		await this.#list.refreshPreview(conversationId);
 	}
 
 	/**
@@ -847,7 +771,7 @@ export class ChatStore {
 			c.preview = text;
 			if (moved) {
 				c.last_message_at = row.created_at;
-				this.conversations = sortConversations(this.conversations);
+				this.#list.sort();
 			}
 		}
 	}
@@ -890,7 +814,7 @@ export class ChatStore {
 		await this.#redecryptWhere(() => true);
 		for (const c of this.conversations) {
 			c.preview = null;
-			void this.#refreshPreview(c.id);
+			void this.#list.refreshPreview(c.id);
 		}
 	}
 
@@ -1230,7 +1154,7 @@ export class ChatStore {
 			if (senderId !== me && seq > (mine?.last_read_seq ?? 0)) c.unread_count += 1;
 			c.last_seq = seq;
 			c.last_message_at = new Date().toISOString();
-			this.conversations = sortConversations(this.conversations);
+			this.#list.sort();
 		}
 		// An open conversation gets the row on its own channel; others fetch it for the preview.
 		if (this.#openIds.has(conversationId)) return;
@@ -1248,15 +1172,14 @@ export class ChatStore {
 			now.last_message = row;
 			now.preview = text;
 			now.last_message_at = row.created_at;
-			this.conversations = sortConversations(this.conversations);
+			this.#list.sort();
 		}
 	}
 
 	#forgetConversation(conversationId: string) {
 		this.close(conversationId);
 		this.#unsubscribe(conversationId);
-		this.conversations = this.conversations.filter((c) => c.id !== conversationId);
-		delete this.participants[conversationId];
+		this.#list.remove(conversationId);
 		delete this.hasMore[conversationId];
 	}
 
@@ -1530,14 +1453,6 @@ function sameContent(view: MessageView, row: MessageRow): boolean {
 		view.deleted_at === row.deleted_at &&
 		view.encryption?.nonce === row.encryption?.nonce
 	);
-}
-
-function activity(c: ConversationView): string {
-	return c.last_message_at ?? c.created_at;
-}
-
-function sortConversations(list: ConversationView[]): ConversationView[] {
-	return [...list].sort((a, b) => activity(b).localeCompare(activity(a)) || b.id.localeCompare(a.id));
 }
 
 const CONTEXT = Symbol('parley.chat');
