@@ -24,9 +24,7 @@ import { ChatError, errorMessage, unwrap, type SupabaseResult } from './errors.t
 import {
 	attachmentKind,
 	attachmentRef,
-	deriveStatus,
 	normalizeMessage,
-	orderIds,
 	pendingMessageView,
 	type AttachmentContent,
 	type AttachmentRef
@@ -40,6 +38,7 @@ import { assertAttachmentSize, Attachments } from './attachments.ts';
 import { KeyRequests } from './key-requests.ts';
 import { Sender } from './sender.ts';
 import { ConversationList } from './conversation-list.svelte.ts';
+import { Timeline } from './timeline.svelte.ts';
 import { Reactions } from './reactions.ts';
 import type {
 	ConversationView,
@@ -91,9 +90,13 @@ export class ChatStore {
 		return this.#list.conversations;
 	}
 	/** Every loaded message (and optimistic one, under its client id) by id. */
-	messagesById = $state<Record<string, MessageView>>({});
+	get messagesById(): Record<string, MessageView> {
+		return this.#timeline.messagesById;
+	}
 	/** Message ids per conversation: stored ones by ascending seq, then optimistic ones. */
-	idsByConversation = $state<Record<string, string[]>>({});
+	get idsByConversation(): Record<string, string[]> {
+		return this.#timeline.idsByConversation;
+	}
 	/** Participants (with profile fields and watermarks) per conversation. */
 	get participants(): Record<string, ParticipantView[]> {
 		return this.#list.participants;
@@ -145,6 +148,7 @@ export class ChatStore {
 	#receipts: Receipts;
 	#typing: Typing;
 	#list: ConversationList;
+	#timeline: Timeline;
 	#sender: Sender;
 	#wasConnected = false;
 	#listeners: (() => void) | null = null;
@@ -154,6 +158,21 @@ export class ChatStore {
 		this.#idb = options.indexedDB;
 		this.keyring = options.keyring ?? new Keyring(options.indexedDB);
 		this.keyring.onIdentityChange = () => void this.redecrypt();
+		this.#timeline = new Timeline({
+			me: () => this.userId,
+			key: (id, epoch) =>
+				this.keyring.ready
+					? this.keyring.conversationKey(id, epoch, { create: false })
+					: Promise.resolve(null),
+			participants: (id) => this.participants[id] ?? [],
+			reactions: (id) => this.#reactions.of(id),
+			applied: (row, text) => this.#noteLastMessage(row, text),
+			merged: (rows) => this.#merged(rows),
+			opened: (m) => {
+				const c = this.#conversation(m.conversation_id);
+				if (c && c.last_message?.id === m.id) c.preview = m.text;
+			}
+		});
 		this.#list = new ConversationList({
 			rpc: (name, args) => this.#rpc(name, args),
 			me: () => this.#me(),
@@ -314,8 +333,7 @@ export class ChatStore {
 		this.#wasConnected = false;
 		this.keyring.lock();
 		this.#list.reset();
-		this.messagesById = {};
-		this.idsByConversation = {};
+		this.#timeline.reset();
 		this.presence = {};
 		this.hasMore = {};
 		this.connected = false;
@@ -581,42 +599,19 @@ export class ChatStore {
 
 	/** The loaded messages of a conversation in display order. */
 	messagesOf(conversationId: string): MessageView[] {
-		return (this.idsByConversation[conversationId] ?? [])
-			.map((id) => this.messagesById[id])
-			.filter((m): m is MessageView => !!m);
+		return this.#timeline.messagesOf(conversationId);
 	}
 
-	/**
-	 * A conversation's id list as the reactive proxy: `x[k] ??= []` would hand back the raw array,
-	 * whose mutations the UI would never see.
-	 */
 	#ids(conversationId: string): string[] {
-		if (!this.idsByConversation[conversationId]) this.idsByConversation[conversationId] = [];
-		return this.idsByConversation[conversationId];
+		return this.#timeline.ids(conversationId);
 	}
 
-	/** Stored seqs of a conversation, ascending. */
 	#seqs(conversationId: string): number[] {
-		const out: number[] = [];
-		for (const id of this.idsByConversation[conversationId] ?? []) {
-			const seq = this.messagesById[id]?.seq;
-			if (seq != null) out.push(seq);
-		}
-		return out;
+		return this.#timeline.seqs(conversationId);
 	}
 
-	/**
-	 * The highest seq up to which I hold every message (seqs are gap-free per conversation). Catching
-	 * up from here, not from my highest seq, also fetches what was missed below my own newer sends.
-	 */
 	#contiguousHigh(conversationId: string): number | undefined {
-		const seqs = this.#seqs(conversationId);
-		let high = seqs[0];
-		for (const seq of seqs) {
-			if (seq > high + 1) break;
-			high = seq;
-		}
-		return high;
+		return this.#timeline.contiguousHigh(conversationId);
 	}
 
 	#catchUp(conversationId: string): Promise<void> {
@@ -646,121 +641,45 @@ export class ChatStore {
 
 	// ---------------------------------------------------------------- ingesting messages
 
-	async #decrypt(row: MessageRow): Promise<{ text: string | null; undecryptable: boolean }> {
-		if (row.deleted_at || row.content_encrypted == null) return { text: null, undecryptable: false };
-		if (!row.encryption || !this.keyring.ready) return { text: null, undecryptable: true };
-		const key = await this.keyring
-			.conversationKey(row.conversation_id, row.encryption.epoch, { create: false })
-			.catch(() => null);
-		const text = key ? openText(key, row.content_encrypted, row.encryption.nonce) : null;
-		return { text, undecryptable: text === null };
+	#decrypt(row: MessageRow): Promise<{ text: string | null; undecryptable: boolean }> {
+		return this.#timeline.decrypt(row);
 	}
 
-	/**
-	 * Merges stored rows into the state: replaces my optimistic copies (by `client_id`), updates known
-	 * rows, decrypts what is new or changed, and queues delivery receipts for others' messages.
-	 */
-	async #ingest(rows: MessageRow[]): Promise<void> {
-		if (rows.length === 0) return;
-		const me = this.#me();
-		const decrypted = await Promise.all(
-			rows.map(async (row) => {
-				const known = this.messagesById[row.id];
-				if (known && !known.undecryptable && sameContent(known, row)) {
-					return { text: known.text, undecryptable: false };
-				}
-				const pending = row.client_id && row.sender_id === me ? this.messagesById[row.client_id] : undefined;
-				if (pending && pending.seq === null && pending.text !== null && !row.edited_at && !row.deleted_at) {
-					return { text: pending.text, undecryptable: false };
-				}
-				return this.#decrypt(row);
-			})
-		);
-		if (this.userId !== me) return;
-		const touched = new Set<string>();
+	#ingest(rows: MessageRow[]): Promise<void> {
+		return this.#timeline.ingest(rows);
+	}
+
+	#redecryptWhere(match: (m: MessageView) => boolean): Promise<void> {
+		return this.#timeline.redecryptWhere(match);
+	}
+
+	#apply(row: MessageRow, text: string | null, undecryptable: boolean) {
+		this.#timeline.apply(row, text, undecryptable);
+	}
+
+	#statusOf(view: Pick<MessageView, 'seq' | 'sender_id' | 'conversation_id' | 'status'>) {
+		return this.#timeline.statusOf(view);
+	}
+
+	#refreshStatuses(conversationId: string) {
+		this.#timeline.refreshStatuses(conversationId);
+	}
+
+	/** What follows a merge: delivery receipts for others' messages, their typing ends, missing keys asked for. */
+	#merged(rows: MessageRow[]): void {
+		const me = this.userId;
 		const delivered = new Map<string, number>();
-		// One id set per conversation: checking each row against the id array would be O(n²).
-		const present = new Map<string, Set<string>>();
-		rows.forEach((row, i) => {
-			let set = present.get(row.conversation_id);
-			if (!set) {
-				set = new Set(this.idsByConversation[row.conversation_id] ?? []);
-				present.set(row.conversation_id, set);
-			}
-			this.#apply(row, decrypted[i].text, decrypted[i].undecryptable, set);
-			touched.add(row.conversation_id);
-			if (row.sender_id !== me) {
-				delivered.set(row.conversation_id, Math.max(delivered.get(row.conversation_id) ?? 0, row.seq));
-				this.#typing.stop(row.conversation_id, row.sender_id);
-			}
-		});
-		for (const id of touched) {
-			this.idsByConversation[id] = orderIds(
-				this.idsByConversation[id] ?? [],
-				(x) => this.messagesById[x]?.seq
-			);
+		for (const row of rows) {
+			if (row.sender_id === me) continue;
+			delivered.set(row.conversation_id, Math.max(delivered.get(row.conversation_id) ?? 0, row.seq));
+			this.#typing.stop(row.conversation_id, row.sender_id);
 		}
 		for (const [id, seq] of delivered) this.#queueReceipt(id, 'delivered', seq);
 		// A row of the current epoch that does not open means my key for it is missing: ask for it.
 		this.#requestKeysFor(rows.map((row) => this.messagesById[row.id]));
-		// A key that opens these rows may also open earlier ones that arrived before it was published.
-		const opened = new Set<string>();
-		rows.forEach((row, i) => {
-			if (row.encryption && decrypted[i].text !== null && !decrypted[i].undecryptable)
-				opened.add(`${row.conversation_id}:${row.encryption.epoch}`);
-		});
-		if (opened.size)
-			await this.#redecryptWhere((m) => opened.has(`${m.conversation_id}:${m.encryption?.epoch}`));
 	}
 
-	/** Decrypts again the undecryptable loaded messages that `match` picks. */
-	async #redecryptWhere(match: (m: MessageView) => boolean): Promise<void> {
-		const stale = Object.values(this.messagesById).filter((m) => m.undecryptable && match(m));
-		await Promise.all(
-			stale.map(async (m) => {
-				const { text, undecryptable } = await this.#decrypt(m as MessageRow);
-				const now = this.messagesById[m.id];
-				if (!now || !sameContent(now, m as MessageRow)) return;
-				Object.assign(now, { text, undecryptable });
-				const c = this.#conversation(m.conversation_id);
-				if (c && c.last_message?.id === m.id) c.preview = text;
-			})
-		);
-	}
-
-	#apply(row: MessageRow, text: string | null, undecryptable: boolean, present?: Set<string>) {
-		const conversationId = row.conversation_id;
-		const ids = this.#ids(conversationId);
-		// My optimistic copy (if still there) gives way to the stored row.
-		if (row.client_id && row.sender_id === this.userId && row.client_id !== row.id) {
-			const pending = this.messagesById[row.client_id];
-			if (pending && pending.seq === null) {
-				delete this.messagesById[row.client_id];
-				const at = ids.lastIndexOf(row.client_id);
-				if (at >= 0) ids.splice(at, 1);
-				present?.delete(row.client_id);
-			}
-		}
-		const known = this.messagesById[row.id];
-		const view: MessageView = {
-			...row,
-			text,
-			undecryptable,
-			status: 'sent',
-			readBy: 0,
-			deliveredTo: 0,
-			recipients: 0,
-			reactions: known?.reactions ?? this.#reactions.of(row.id)
-		};
-		Object.assign(view, this.#statusOf(view));
-		this.messagesById[row.id] = view;
-		if (present ? !present.has(row.id) : !ids.includes(row.id)) {
-			ids.push(row.id);
-			present?.add(row.id);
-		}
-		this.#noteLastMessage(row, text);
-	}
-
+	/** The list's last message and preview follow the newest row. */
 	#noteLastMessage(row: MessageRow, text: string | null) {
 		const c = this.#conversation(row.conversation_id);
 		if (!c) return;
@@ -772,38 +691,6 @@ export class ChatStore {
 			if (moved) {
 				c.last_message_at = row.created_at;
 				this.#list.sort();
-			}
-		}
-	}
-
-	#statusOf(view: Pick<MessageView, 'seq' | 'sender_id' | 'conversation_id' | 'status'>) {
-		const participants = this.participants[view.conversation_id] ?? [];
-		if (view.seq === null) {
-			return {
-				status: view.status,
-				readBy: 0,
-				deliveredTo: 0,
-				recipients: participants.filter((p) => p.user_id !== view.sender_id).length
-			};
-		}
-		if (view.sender_id !== this.userId) {
-			return { status: 'sent' as const, readBy: 0, deliveredTo: 0, recipients: 0 };
-		}
-		return deriveStatus(view.seq, view.sender_id, participants);
-	}
-
-	#refreshStatuses(conversationId: string) {
-		for (const id of this.idsByConversation[conversationId] ?? []) {
-			const m = this.messagesById[id];
-			if (!m || m.sender_id !== this.userId || m.seq === null) continue;
-			const s = this.#statusOf(m);
-			if (
-				m.status !== s.status ||
-				m.readBy !== s.readBy ||
-				m.deliveredTo !== s.deliveredTo ||
-				m.recipients !== s.recipients
-			) {
-				Object.assign(m, s);
 			}
 		}
 	}
@@ -1443,16 +1330,6 @@ export class ChatStore {
 		await this.#rpc('leave_conversation', { conversation_id: conversationId });
 		this.#forgetConversation(conversationId);
 	}
-}
-
-/** Whether a known message view still matches a row's content (no need to decrypt again). */
-function sameContent(view: MessageView, row: MessageRow): boolean {
-	return (
-		view.content_encrypted === row.content_encrypted &&
-		view.edited_at === row.edited_at &&
-		view.deleted_at === row.deleted_at &&
-		view.encryption?.nonce === row.encryption?.nonce
-	);
 }
 
 const CONTEXT = Symbol('parley.chat');
