@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { newConversationKey, sealText } from '../crypto/e2ee.ts';
+import { pendingMessageView } from './derive.ts';
+import { Timeline } from './timeline.svelte.ts';
+import type { MessageRow, ParticipantView } from './types.ts';
+
+const key = newConversationKey();
+
+function row(seq: number, text: string, over: Partial<MessageRow> = {}): MessageRow {
+	const sealed = sealText(key, text);
+	return {
+		id: `m${seq}`,
+		conversation_id: 'c1',
+		sender_id: 'bob',
+		seq,
+		content_encrypted: sealed.ciphertext,
+		message_type: 'text',
+		attachment: null,
+		encryption: { epoch: 1, nonce: sealed.nonce },
+		reply_to_id: null,
+		client_id: null,
+		created_at: '2026-01-01T00:00:00Z',
+		edited_at: null,
+		deleted_at: null,
+		...over
+	};
+}
+
+function setup() {
+	let haveKey = true;
+	let decrypts = 0;
+	const merged: string[][] = [];
+	const opened: string[] = [];
+	const participants: ParticipantView[] = [
+		{ user_id: 'me', last_delivered_seq: 9, last_read_seq: 9 } as ParticipantView,
+		{ user_id: 'bob', last_delivered_seq: 2, last_read_seq: 1 } as ParticipantView
+	];
+	const timeline = new Timeline({
+		me: () => 'me',
+		key: async () => {
+			decrypts++;
+			return haveKey ? key : null;
+		},
+		participants: () => participants,
+		reactions: () => [],
+		applied: () => undefined,
+		merged: (rows) => void merged.push(rows.map((r) => r.id)),
+		opened: (m) => void opened.push(m.id)
+	});
+	return {
+		timeline,
+		merged,
+		opened,
+		decrypts: () => decrypts,
+		loseKey: () => (haveKey = false),
+		findKey: () => (haveKey = true)
+	};
+}
+
+describe('Timeline', () => {
+	it('orders by seq, replaces my pending copy by its row, and decrypts only what changed', async () => {
+		const t = setup();
+		const pending = pendingMessageView({
+			clientId: 'k1',
+			conversationId: 'c1',
+			senderId: 'me',
+			createdAt: 0,
+			type: 'text',
+			text: 'mine',
+			replyTo: null
+		});
+		t.timeline.messagesById.k1 = pending;
+		t.timeline.ids('c1').push('k1');
+		await t.timeline.ingest([row(2, 'two'), row(1, 'one')]);
+		expect(t.timeline.messagesOf('c1').map((m) => m.text)).toEqual(['one', 'two', 'mine']);
+		await t.timeline.ingest([row(3, 'mine', { id: 'm3', sender_id: 'me', client_id: 'k1' })]);
+		expect(t.timeline.messagesOf('c1').map((m) => [m.seq, m.text])).toEqual([
+			[1, 'one'],
+			[2, 'two'],
+			[3, 'mine']
+		]);
+		const before = t.decrypts();
+		await t.timeline.ingest([t.timeline.messagesById.m1 as MessageRow]);
+		expect(t.decrypts()).toBe(before);
+		expect(t.merged).toEqual([['m2', 'm1'], ['m3'], ['m1']]);
+		// My message's status comes from Bob's watermarks: delivered up to 2, read up to 1.
+		expect(t.timeline.messagesById.m3.status).toBe('sent');
+		expect(t.timeline.contiguousHigh('c1')).toBe(3);
+	});
+
+	it('keeps a message it cannot open, and opens it (and its epoch-mates) once a key arrives', async () => {
+		const t = setup();
+		t.loseKey();
+		await t.timeline.ingest([row(1, 'early'), row(2, 'also early')]);
+		expect(t.timeline.messagesOf('c1').map((m) => m.undecryptable)).toEqual([true, true]);
+		t.findKey();
+		await t.timeline.ingest([row(3, 'the key is here')]);
+		expect(t.timeline.messagesOf('c1').map((m) => m.text)).toEqual([
+			'early',
+			'also early',
+			'the key is here'
+		]);
+		expect(t.opened.sort()).toEqual(['m1', 'm2']);
+		await t.timeline.ingest([row(5, 'after a gap')]);
+		expect(t.timeline.contiguousHigh('c1')).toBe(3);
+		t.timeline.reset();
+		expect(t.timeline.messagesOf('c1')).toEqual([]);
+	});
+});
