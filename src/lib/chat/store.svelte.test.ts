@@ -130,6 +130,16 @@ describe('ChatStore: loading', () => {
 		expect(w.alice.callsOf('get_conversation').length).toBeGreaterThan(0);
 	});
 
+	it('catches up an empty open conversation from the start when its channel (re)joins', async () => {
+		const w = await world();
+		await w.store.open(C1);
+		// Sent while the channel was not joined yet (or moving to a new epoch).
+		await w.bobSays('first ever');
+		w.channel().setStatus('SUBSCRIBED');
+		await vi.waitFor(() => expect(texts(w.store)).toEqual(['first ever']));
+		expect(w.alice.callsOf('get_messages').at(-1)).toMatchObject({ after_seq: 0 });
+	});
+
 	it('catches up with get_messages(after_seq) when the channel (re)subscribes', async () => {
 		const w = await world();
 		await w.bobSays('before');

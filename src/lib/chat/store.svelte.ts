@@ -29,9 +29,9 @@ import {
 	type AttachmentContent,
 	type AttachmentRef
 } from './derive.ts';
-import { refuseCreated, refuseMember, refuseUpdated, type KnownConversation } from './live-guard.ts';
-import { DB_EVENTS, MEMBER_EVENTS, USER_EVENTS, userTopic } from './live.ts';
-import { ConversationChannels, freshChannel, type ChannelEvents } from './conversation-channels.ts';
+import { refuseMember } from './live-guard.ts';
+import { MEMBER_EVENTS, USER_EVENTS, userTopic } from './live.ts';
+import { ConversationChannels, freshChannel } from './conversation-channels.ts';
 import { Typing } from './typing.svelte.ts';
 import { Receipts, type ReceiptKind } from './receipts.ts';
 import { assertAttachmentSize, Attachments } from './attachments.ts';
@@ -39,6 +39,7 @@ import { KeyRequests } from './key-requests.ts';
 import { Sender } from './sender.ts';
 import { ConversationList } from './conversation-list.svelte.ts';
 import { Timeline } from './timeline.svelte.ts';
+import { LiveEvents } from './live-events.ts';
 import { Reactions } from './reactions.ts';
 import type {
 	ConversationView,
@@ -72,9 +73,7 @@ export interface ChatStoreOptions {
 type Raw = Record<string, unknown>;
 
 const CATCH_UP_PAGE = 100;
-/** How often a conversation whose channel the server refused or closed is fetched again, at most. */
-const RECHECK_INTERVAL_MS = 3000;
-/** How long joins are gathered before their epochs are confirmed in one query. */
+
 export { ATTACHMENT_BUCKET, MAX_ATTACHMENT_BYTES } from './attachments.ts';
 /**
  * How many listed conversations keep their channel joined for presence (online dots in the list).
@@ -138,8 +137,6 @@ export class ChatStore {
 	#opening = new Map<string, Promise<void>>();
 	#catchingUp = new Map<string, Promise<void>>();
 	/** Conversations whose joined channels' epoch is to be confirmed, and the batch timer. */
-	/** When each conversation's membership was last fetched again after a channel error (ms). */
-	#recheckedAt = new Map<string, number>();
 	/** When I last asked each conversation for its key (ms), and pending answers to others' asks. */
 	#keyRequests: KeyRequests;
 	#attachments: Attachments;
@@ -149,6 +146,7 @@ export class ChatStore {
 	#typing: Typing;
 	#list: ConversationList;
 	#timeline: Timeline;
+	#live: LiveEvents;
 	#sender: Sender;
 	#wasConnected = false;
 	#listeners: (() => void) | null = null;
@@ -250,6 +248,29 @@ export class ChatStore {
 			timeoutMs: options.typingTimeoutMs ?? 4000,
 			idleMs: options.typingIdleMs ?? 4000
 		});
+		this.#live = new LiveEvents({
+			me: () => this.#me(),
+			list: () => this.#list,
+			timeline: () => this.#timeline,
+			channels: () => this.#channels,
+			reactions: () => this.#reactions,
+			receipts: () => this.#receipts,
+			rpc: (name, args) => this.#rpc(name, args),
+			isOpen: (id) => this.#openIds.has(id),
+			catchUp: (id) => this.#catchUp(id),
+			forget: (id) => this.#forgetConversation(id),
+			keyRequested: (id, p) => this.#onKeyRequest(id, p),
+			typing: (id, p) => this.#onTyping(id, p),
+			presence: (id, channel) => this.#onPresence(id, channel),
+			presenceLeft: (id) => {
+				delete this.presence[id];
+			},
+			shareKeyWith: async (id, epoch, userId) => {
+				if (!this.keyring.ready) return;
+				const key = await this.keyring.cachedConversationKey(id, epoch);
+				if (key) await this.keyring.shareConversationKey(id, epoch, [userId]).catch(() => undefined);
+			}
+		});
 		this.#channels = new ConversationChannels(
 			{
 				client: () => this.#client(),
@@ -267,7 +288,7 @@ export class ChatStore {
 					return new Map((data as Raw[]).map((r) => [String(r.id), Number(r.key_epoch)]));
 				}
 			},
-			this.#channelEvents()
+			this.#live.table()
 		);
 		this.#options = { pageSize: options.pageSize ?? 50 };
 	}
@@ -320,7 +341,7 @@ export class ChatStore {
 		this.#listeners = null;
 		this.#receipts.reset();
 		this.#keyRequests.reset();
-		this.#recheckedAt.clear();
+		this.#live.reset();
 		this.#typing.reset();
 		void this.#outbox?.close();
 		this.#outbox = null;
@@ -438,10 +459,6 @@ export class ChatStore {
 
 	#conversation(conversationId: string): ConversationView | undefined {
 		return this.#list.get(conversationId);
-	}
-
-	#setParticipants(conversationId: string, list: ParticipantView[]) {
-		this.#list.setParticipants(conversationId, list);
 	}
 
 	// ---------------------------------------------------------------- opening and history
@@ -619,7 +636,8 @@ export class ChatStore {
 		if (running) return running;
 		const work = (async () => {
 			await this.#opening.get(conversationId);
-			let after = this.#contiguousHigh(conversationId);
+			// An open conversation with nothing loaded is empty (its first page has come): fetch from the start.
+			let after = this.#contiguousHigh(conversationId) ?? (this.#openIds.has(conversationId) ? 0 : undefined);
 			if (after === undefined) return;
 			for (;;) {
 				const rows =
@@ -966,7 +984,7 @@ export class ChatStore {
 	#onTyping(conversationId: string, payload: Raw) {
 		const userId = String(payload.user_id ?? '');
 		if (!userId || userId === this.userId) return;
-		if (refuseMember(userId, this.#known(conversationId))) return;
+		if (refuseMember(userId, this.#live.known(conversationId))) return;
 		if (!payload.is_typing) {
 			this.#typing.stop(conversationId, userId);
 			return;
@@ -986,7 +1004,7 @@ export class ChatStore {
 			for (const meta of metas ?? []) if (typeof meta.user_id === 'string') users.add(meta.user_id);
 		}
 		// Only members count: a presence left behind by someone removed is not shown.
-		const { members } = this.#known(conversationId);
+		const { members } = this.#live.known(conversationId);
 		if (members) for (const u of users) if (!members.has(u)) users.delete(u);
 		this.presence[conversationId] = users;
 	}
@@ -999,7 +1017,7 @@ export class ChatStore {
 		ch.on(
 			'broadcast',
 			{ event: USER_EVENTS.inbox },
-			({ payload }) => void this.#onInbox(payload as Raw).catch(() => undefined)
+			({ payload }) => void this.#live.inbox(payload as Raw).catch(() => undefined)
 		);
 		ch.on('broadcast', { event: USER_EVENTS.conversationAdded }, ({ payload }) => {
 			void this.#fetchConversation(String((payload as Raw).conversation_id))
@@ -1022,250 +1040,11 @@ export class ChatStore {
 		this.#userChannel = ch;
 	}
 
-	async #onInbox(payload: Raw): Promise<void> {
-		const conversationId = String(payload.conversation_id);
-		const seq = Number(payload.seq);
-		const senderId = String(payload.sender_id);
-		const me = this.#me();
-		// The device has the message (notified of it), so it counts as delivered.
-		if (senderId !== me) this.#queueReceipt(conversationId, 'delivered', seq);
-		let c = this.#conversation(conversationId);
-		if (!c) c = await this.#fetchConversation(conversationId);
-		// My channels may have missed a move to a new epoch (the inbox topic never moves).
-		const epoch = Number(payload.key_epoch);
-		if (Number.isSafeInteger(epoch) && epoch > c.key_epoch) {
-			void this.#onKeyEpochChanged(conversationId, epoch).catch(() => undefined);
-		}
-		if (seq > c.last_seq) {
-			const mine = this.participants[conversationId]?.find((p) => p.user_id === me);
-			if (senderId !== me && seq > (mine?.last_read_seq ?? 0)) c.unread_count += 1;
-			c.last_seq = seq;
-			c.last_message_at = new Date().toISOString();
-			this.#list.sort();
-		}
-		// An open conversation gets the row on its own channel; others fetch it for the preview.
-		if (this.#openIds.has(conversationId)) return;
-		const rows =
-			(await this.#rpc<Raw[]>('get_messages', {
-				conversation_id: conversationId,
-				after_seq: seq - 1,
-				page_size: 1
-			})) ?? [];
-		const row = rows[0] ? normalizeMessage(rows[0]) : null;
-		if (!row) return;
-		const { text } = await this.#decrypt(row);
-		const now = this.#conversation(conversationId);
-		if (now && (!now.last_message || row.seq >= now.last_message.seq)) {
-			now.last_message = row;
-			now.preview = text;
-			now.last_message_at = row.created_at;
-			this.#list.sort();
-		}
-	}
-
 	#forgetConversation(conversationId: string) {
 		this.close(conversationId);
 		this.#unsubscribe(conversationId);
 		this.#list.remove(conversationId);
 		delete this.hasMore[conversationId];
-	}
-
-	/** The table from live event to handler that the conversation channels route by (conversation-channels.ts). */
-	#channelEvents(): ChannelEvents {
-		const always = true;
-		return {
-			db: {
-				[DB_EVENTS.messageCreated]: { handle: (id, p) => this.#onCreated(id, p) },
-				[DB_EVENTS.messageUpdated]: {
-					always,
-					// Open: the timeline; listed only: the preview of its last message.
-					handle: (id, p) =>
-						this.#openIds.has(id) ? this.#onUpdated(id, p) : this.#onListedUpdate(id, normalizeMessage(p))
-				},
-				[DB_EVENTS.reactionChanged]: { handle: (id, p) => this.#onReactionChanged(id, p) },
-				[DB_EVENTS.receiptUpdated]: {
-					always,
-					handle: (id, p) => {
-						if (p.conversation_id === id) this.#onReceipt(id, p);
-					}
-				},
-				[DB_EVENTS.participantsChanged]: {
-					always,
-					handle: (id, p) => (p.conversation_id === id ? this.#onParticipantsChanged(id, p) : undefined)
-				},
-				[DB_EVENTS.keyEpochChanged]: {
-					always,
-					handle: (id, p) =>
-						p.conversation_id === id ? this.#onKeyEpochChanged(id, Number(p.key_epoch)) : undefined
-				}
-			},
-			members: {
-				[MEMBER_EVENTS.keyRequest]: {
-					always,
-					handle: (id, p) => {
-						if (!refuseMember(p.user_id, this.#known(id))) this.#onKeyRequest(id, p);
-					}
-				},
-				// The list shows "… is typing" too.
-				[MEMBER_EVENTS.typing]: { always, handle: (id, p) => this.#onTyping(id, p) }
-			},
-			presence: (id, channel) => this.#onPresence(id, channel),
-			// Whatever was sent between the first load and this (re)join arrives through the catch-up.
-			joined: (id) => {
-				if (this.#openIds.has(id)) void this.#catchUp(id).catch(() => undefined);
-			},
-			refused: (id) => void this.#recheckMembership(id).catch(() => undefined),
-			left: (id) => {
-				delete this.presence[id];
-			},
-			// As on key_epoch_changed: move, and reload the members (someone left).
-			moved: (id, epoch) => void this.#onKeyEpochChanged(id, epoch).catch(() => undefined),
-			// Not readable any more: I am out of it (the fetch confirms it and forgets it).
-			gone: (id) => void this.#recheckMembership(id, true).catch(() => undefined)
-		};
-	}
-
-	#onReactionChanged(conversationId: string, p: Raw): void {
-		const target = this.messagesById[String(p.message_id)];
-		if (refuseMember(p.user_id, this.#known(conversationId))) return;
-		if (target && target.conversation_id !== conversationId) return;
-		this.#reactions.apply({
-			message_id: String(p.message_id),
-			user_id: String(p.user_id),
-			emoji: String(p.emoji),
-			op: p.op === 'removed' ? 'removed' : 'added'
-		});
-	}
-
-	/** What the event checks need to know of a conversation (live-guard.ts). */
-	#known(conversationId: string): KnownConversation {
-		const list = this.participants[conversationId];
-		return {
-			conversationId,
-			members: list ? new Set(list.map((p) => p.user_id)) : null,
-			byId: (id) => {
-				const m = this.messagesById[id];
-				return m && m.seq !== null ? (m as MessageRow) : undefined;
-			},
-			idAtSeq: (seq) =>
-				(this.idsByConversation[conversationId] ?? []).find((id) => this.messagesById[id]?.seq === seq)
-		};
-	}
-
-	async #onCreated(conversationId: string, p: Raw): Promise<void> {
-		const row = normalizeMessage(p);
-		let known = this.#known(conversationId);
-		// A sender I do not know yet may have just been added: ask once before refusing.
-		if (refuseCreated(row, known) === 'sender is not a member') {
-			await this.#fetchConversation(conversationId);
-			known = this.#known(conversationId);
-		}
-		if (refuseCreated(row, known)) return;
-		await this.#ingest([row]);
-		// A seq gap means a broadcast was lost: fetch what lies between.
-		const seqs = this.#seqs(conversationId);
-		if ((this.#contiguousHigh(conversationId) ?? 0) < (seqs.at(-1) ?? 0)) await this.#catchUp(conversationId);
-	}
-
-	async #onUpdated(conversationId: string, p: Raw): Promise<void> {
-		const row = normalizeMessage(p);
-		if (refuseUpdated(row, this.#known(conversationId))) return;
-		await this.#ingest([row]);
-	}
-
-	/**
-	 * The database moved the conversation to a new key epoch (someone left or was removed): join
-	 * its new topics, leave the old ones, and reload the members (the removal itself was told on
-	 * the new topic, before I was there).
-	 */
-	async #onKeyEpochChanged(conversationId: string, epoch: number): Promise<void> {
-		if (!Number.isSafeInteger(epoch)) return;
-		const c = this.#conversation(conversationId);
-		if (c) c.key_epoch = Math.max(c.key_epoch, epoch);
-		this.#channels.follow(conversationId);
-		await this.#recheckMembership(conversationId, true);
-	}
-
-	/**
-	 * Fetches the conversation again: forgotten if I am no longer in it, re-joined if its epoch
-	 * moved. At most every few seconds per conversation unless `now` (a refused channel is retried
-	 * by realtime-js with backoff, and a dropped connection errors every channel at once).
-	 */
-	async #recheckMembership(conversationId: string, now = false): Promise<void> {
-		const at = Date.now();
-		if (!now && at - (this.#recheckedAt.get(conversationId) ?? 0) < RECHECK_INTERVAL_MS) return;
-		this.#recheckedAt.set(conversationId, at);
-		try {
-			await this.#fetchConversation(conversationId);
-		} catch (err) {
-			if (err instanceof ChatError && err.status === 404) this.#forgetConversation(conversationId);
-			return;
-		}
-		this.#channels.follow(conversationId);
-	}
-
-	/** An edit or deletion in a listed conversation that is not open: keeps its preview current. */
-	async #onListedUpdate(conversationId: string, row: MessageRow): Promise<void> {
-		if (this.#openIds.has(conversationId)) return;
-		const c = this.#conversation(conversationId);
-		if (!c || c.last_message?.id !== row.id) return;
-		const { text } = await this.#decrypt(row);
-		const now = this.#conversation(conversationId);
-		if (!now || now.last_message?.id !== row.id) return;
-		now.last_message = row;
-		now.preview = text;
-	}
-
-	#onReceipt(conversationId: string, p: Raw) {
-		const list = this.participants[conversationId];
-		const participant = list?.find((x) => x.user_id === p.user_id);
-		if (!participant) return;
-		participant.last_delivered_seq = Math.max(
-			participant.last_delivered_seq,
-			Number(p.last_delivered_seq ?? 0)
-		);
-		participant.last_read_seq = Math.max(participant.last_read_seq, Number(p.last_read_seq ?? 0));
-		this.#refreshStatuses(conversationId);
-	}
-
-	async #onParticipantsChanged(conversationId: string, p: Raw): Promise<void> {
-		const c = this.#conversation(conversationId);
-		if (c && p.key_epoch != null) c.key_epoch = Math.max(c.key_epoch, Number(p.key_epoch));
-		this.#channels.follow(conversationId);
-		if (p.op === 'removed' && p.user_id === this.userId) {
-			this.#forgetConversation(conversationId);
-			return;
-		}
-		if (p.op === 'removed') {
-			const list = this.participants[conversationId];
-			if (list)
-				this.#setParticipants(
-					conversationId,
-					list.filter((x) => x.user_id !== p.user_id)
-				);
-			return;
-		}
-		if (p.op === 'role') {
-			const x = this.participants[conversationId]?.find((y) => y.user_id === p.user_id);
-			if (x) x.role = String(p.role) as Role;
-			if (c && p.user_id === this.userId) c.myRole = String(p.role) as Role;
-			return;
-		}
-		// Someone joined: their profile fields come with the full conversation.
-		const view = await this.#fetchConversation(conversationId);
-		// Give them the current key if I hold it (the adder normally did; the database keeps the first).
-		if (
-			p.op === 'added' &&
-			typeof p.user_id === 'string' &&
-			p.user_id !== this.userId &&
-			this.keyring.ready
-		) {
-			const key = await this.keyring.cachedConversationKey(conversationId, view.key_epoch);
-			if (key)
-				await this.keyring
-					.shareConversationKey(conversationId, view.key_epoch, [p.user_id])
-					.catch(() => undefined);
-		}
 	}
 
 	// ---------------------------------------------------------------- receipts

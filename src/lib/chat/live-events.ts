@@ -1,0 +1,295 @@
+/**
+ * What the live events mean (docs/chat-api.md, Realtime): the table from each conversation
+ * channel's event to what it changes, the inbox, and keeping membership true when the channels
+ * say something moved. Events that contradict what the device knows are dropped first
+ * (live-guard.ts). The channels themselves are conversation-channels.ts'.
+ */
+import type { RealtimeChannel } from '@supabase/supabase-js';
+import type { ChannelEvents, ConversationChannels } from './conversation-channels.ts';
+import type { ConversationList } from './conversation-list.svelte.ts';
+import { normalizeMessage } from './derive.ts';
+import { ChatError } from './errors.ts';
+import { refuseCreated, refuseMember, refuseUpdated, type KnownConversation } from './live-guard.ts';
+import { DB_EVENTS, MEMBER_EVENTS } from './live.ts';
+import type { Reactions } from './reactions.ts';
+import type { Receipts } from './receipts.ts';
+import type { Timeline } from './timeline.svelte.ts';
+import type { MessageRow, Role } from './types.ts';
+
+type Raw = Record<string, unknown>;
+
+/** How often a conversation whose channel the server refused or closed is fetched again, at most. */
+export const RECHECK_INTERVAL_MS = 3000;
+
+/** The parts and store steps the events act on (the parts are made after this, hence functions). */
+export interface LiveEventContext {
+	/** The signed-in user (throws when signed out). */
+	me(): string;
+	list(): ConversationList;
+	timeline(): Timeline;
+	channels(): ConversationChannels;
+	reactions(): Reactions;
+	receipts(): Receipts;
+	rpc<T>(name: string, args: Raw): Promise<T>;
+	isOpen(conversationId: string): boolean;
+	/** Fetches what a conversation's channel missed (`get_messages(after_seq)`). */
+	catchUp(conversationId: string): Promise<void>;
+	/** I am out of a conversation: close it and drop it from the list. */
+	forget(conversationId: string): void;
+	keyRequested(conversationId: string, payload: Raw): void;
+	typing(conversationId: string, payload: Raw): void;
+	presence(conversationId: string, channel: RealtimeChannel): void;
+	presenceLeft(conversationId: string): void;
+	/** A member was added: wrap the current key for them if this device holds it. */
+	shareKeyWith(conversationId: string, epoch: number, userId: string): Promise<void>;
+}
+
+export class LiveEvents {
+	#ctx: LiveEventContext;
+	/** When each conversation's membership was last fetched again after a channel error (ms). */
+	#recheckedAt = new Map<string, number>();
+
+	constructor(ctx: LiveEventContext) {
+		this.#ctx = ctx;
+	}
+
+	/** The table the conversation channels route by. */
+	table(): ChannelEvents {
+		const ctx = this.#ctx;
+		const always = true;
+		return {
+			db: {
+				[DB_EVENTS.messageCreated]: { handle: (id, p) => this.#onCreated(id, p) },
+				[DB_EVENTS.messageUpdated]: {
+					always,
+					// Open: the timeline; listed only: the preview of its last message.
+					handle: (id, p) =>
+						ctx.isOpen(id) ? this.#onUpdated(id, p) : this.#onListedUpdate(id, normalizeMessage(p))
+				},
+				[DB_EVENTS.reactionChanged]: { handle: (id, p) => this.#onReactionChanged(id, p) },
+				[DB_EVENTS.receiptUpdated]: {
+					always,
+					handle: (id, p) => {
+						if (p.conversation_id === id) this.#onReceipt(id, p);
+					}
+				},
+				[DB_EVENTS.participantsChanged]: {
+					always,
+					handle: (id, p) => (p.conversation_id === id ? this.#onParticipantsChanged(id, p) : undefined)
+				},
+				[DB_EVENTS.keyEpochChanged]: {
+					always,
+					handle: (id, p) =>
+						p.conversation_id === id ? this.keyEpochChanged(id, Number(p.key_epoch)) : undefined
+				}
+			},
+			members: {
+				[MEMBER_EVENTS.keyRequest]: {
+					always,
+					handle: (id, p) => {
+						if (!refuseMember(p.user_id, this.known(id))) ctx.keyRequested(id, p);
+					}
+				},
+				// The list shows "… is typing" too.
+				[MEMBER_EVENTS.typing]: { always, handle: (id, p) => ctx.typing(id, p) }
+			},
+			presence: (id, channel) => ctx.presence(id, channel),
+			// Whatever was sent between the first load and this (re)join arrives through the catch-up.
+			joined: (id) => {
+				if (ctx.isOpen(id)) void ctx.catchUp(id).catch(() => undefined);
+			},
+			refused: (id) => void this.recheckMembership(id).catch(() => undefined),
+			left: (id) => ctx.presenceLeft(id),
+			// As on key_epoch_changed: move, and reload the members (someone left).
+			moved: (id, epoch) => void this.keyEpochChanged(id, epoch).catch(() => undefined),
+			// Not readable any more: I am out of it (the fetch confirms it and forgets it).
+			gone: (id) => void this.recheckMembership(id, true).catch(() => undefined)
+		};
+	}
+
+	/** What the event checks need to know of a conversation (live-guard.ts). */
+	known(conversationId: string): KnownConversation {
+		const list = this.#ctx.list().participants[conversationId];
+		const timeline = this.#ctx.timeline();
+		return {
+			conversationId,
+			members: list ? new Set(list.map((p) => p.user_id)) : null,
+			byId: (id) => {
+				const m = timeline.messagesById[id];
+				return m && m.seq !== null ? (m as MessageRow) : undefined;
+			},
+			idAtSeq: (seq) =>
+				(timeline.idsByConversation[conversationId] ?? []).find(
+					(id) => timeline.messagesById[id]?.seq === seq
+				)
+		};
+	}
+
+	/** `inbox` on my user topic: a new message in any of my conversations. */
+	async inbox(payload: Raw): Promise<void> {
+		const ctx = this.#ctx;
+		const conversationId = String(payload.conversation_id);
+		const seq = Number(payload.seq);
+		const senderId = String(payload.sender_id);
+		const me = ctx.me();
+		const list = ctx.list();
+		// The device has the message (notified of it), so it counts as delivered.
+		if (senderId !== me) ctx.receipts().queue(conversationId, 'delivered', seq);
+		const c = list.get(conversationId) ?? (await list.fetch(conversationId));
+		// My channels may have missed a move to a new epoch (the inbox topic never moves).
+		const epoch = Number(payload.key_epoch);
+		if (Number.isSafeInteger(epoch) && epoch > c.key_epoch) {
+			void this.keyEpochChanged(conversationId, epoch).catch(() => undefined);
+		}
+		if (seq > c.last_seq) {
+			const mine = list.participants[conversationId]?.find((p) => p.user_id === me);
+			if (senderId !== me && seq > (mine?.last_read_seq ?? 0)) c.unread_count += 1;
+			c.last_seq = seq;
+			c.last_message_at = new Date().toISOString();
+			list.sort();
+		}
+		// An open conversation gets the row on its own channel; others fetch it for the preview.
+		if (ctx.isOpen(conversationId)) return;
+		const rows =
+			(await ctx.rpc<Raw[]>('get_messages', {
+				conversation_id: conversationId,
+				after_seq: seq - 1,
+				page_size: 1
+			})) ?? [];
+		const row = rows[0] ? normalizeMessage(rows[0]) : null;
+		if (!row) return;
+		const { text } = await ctx.timeline().decrypt(row);
+		const now = list.get(conversationId);
+		if (now && (!now.last_message || row.seq >= now.last_message.seq)) {
+			now.last_message = row;
+			now.preview = text;
+			now.last_message_at = row.created_at;
+			list.sort();
+		}
+	}
+
+	/**
+	 * The database moved the conversation to a new key epoch (someone left or was removed): join
+	 * its new topics, leave the old ones, and reload the members.
+	 */
+	async keyEpochChanged(conversationId: string, epoch: number): Promise<void> {
+		if (!Number.isSafeInteger(epoch)) return;
+		const c = this.#ctx.list().get(conversationId);
+		if (c) c.key_epoch = Math.max(c.key_epoch, epoch);
+		this.#ctx.channels().follow(conversationId);
+		await this.recheckMembership(conversationId, true);
+	}
+
+	/**
+	 * Fetches the conversation again: forgotten if I am no longer in it, re-joined if its epoch
+	 * moved. At most every few seconds per conversation unless `now` (a refused channel is retried
+	 * by realtime-js with backoff, and a dropped connection errors every channel at once).
+	 */
+	async recheckMembership(conversationId: string, now = false): Promise<void> {
+		const at = Date.now();
+		if (!now && at - (this.#recheckedAt.get(conversationId) ?? 0) < RECHECK_INTERVAL_MS) return;
+		this.#recheckedAt.set(conversationId, at);
+		try {
+			await this.#ctx.list().fetch(conversationId);
+		} catch (err) {
+			if (err instanceof ChatError && err.status === 404) this.#ctx.forget(conversationId);
+			return;
+		}
+		this.#ctx.channels().follow(conversationId);
+	}
+
+	reset(): void {
+		this.#recheckedAt.clear();
+	}
+
+	async #onCreated(conversationId: string, p: Raw): Promise<void> {
+		const row = normalizeMessage(p);
+		const timeline = this.#ctx.timeline();
+		let known = this.known(conversationId);
+		// A sender I do not know yet may have just been added: ask once before refusing.
+		if (refuseCreated(row, known) === 'sender is not a member') {
+			await this.#ctx.list().fetch(conversationId);
+			known = this.known(conversationId);
+		}
+		if (refuseCreated(row, known)) return;
+		await timeline.ingest([row]);
+		// A seq gap means a broadcast was lost: fetch what lies between.
+		const seqs = timeline.seqs(conversationId);
+		if ((timeline.contiguousHigh(conversationId) ?? 0) < (seqs.at(-1) ?? 0))
+			await this.#ctx.catchUp(conversationId);
+	}
+
+	async #onUpdated(conversationId: string, p: Raw): Promise<void> {
+		const row = normalizeMessage(p);
+		if (refuseUpdated(row, this.known(conversationId))) return;
+		await this.#ctx.timeline().ingest([row]);
+	}
+
+	/** An edit or deletion in a listed conversation that is not open: keeps its preview current. */
+	async #onListedUpdate(conversationId: string, row: MessageRow): Promise<void> {
+		const list = this.#ctx.list();
+		const c = list.get(conversationId);
+		if (!c || c.last_message?.id !== row.id) return;
+		const { text } = await this.#ctx.timeline().decrypt(row);
+		const now = list.get(conversationId);
+		if (!now || now.last_message?.id !== row.id) return;
+		now.last_message = row;
+		now.preview = text;
+	}
+
+	#onReactionChanged(conversationId: string, p: Raw): void {
+		const target = this.#ctx.timeline().messagesById[String(p.message_id)];
+		if (refuseMember(p.user_id, this.known(conversationId))) return;
+		if (target && target.conversation_id !== conversationId) return;
+		this.#ctx.reactions().apply({
+			message_id: String(p.message_id),
+			user_id: String(p.user_id),
+			emoji: String(p.emoji),
+			op: p.op === 'removed' ? 'removed' : 'added'
+		});
+	}
+
+	#onReceipt(conversationId: string, p: Raw): void {
+		const participant = this.#ctx.list().participants[conversationId]?.find((x) => x.user_id === p.user_id);
+		if (!participant) return;
+		participant.last_delivered_seq = Math.max(
+			participant.last_delivered_seq,
+			Number(p.last_delivered_seq ?? 0)
+		);
+		participant.last_read_seq = Math.max(participant.last_read_seq, Number(p.last_read_seq ?? 0));
+		this.#ctx.timeline().refreshStatuses(conversationId);
+	}
+
+	async #onParticipantsChanged(conversationId: string, p: Raw): Promise<void> {
+		const ctx = this.#ctx;
+		const list = ctx.list();
+		const me = ctx.me();
+		const c = list.get(conversationId);
+		if (c && p.key_epoch != null) c.key_epoch = Math.max(c.key_epoch, Number(p.key_epoch));
+		ctx.channels().follow(conversationId);
+		if (p.op === 'removed' && p.user_id === me) {
+			ctx.forget(conversationId);
+			return;
+		}
+		if (p.op === 'removed') {
+			const members = list.participants[conversationId];
+			if (members)
+				list.setParticipants(
+					conversationId,
+					members.filter((x) => x.user_id !== p.user_id)
+				);
+			return;
+		}
+		if (p.op === 'role') {
+			const x = list.participants[conversationId]?.find((y) => y.user_id === p.user_id);
+			if (x) x.role = String(p.role) as Role;
+			if (c && p.user_id === me) c.myRole = String(p.role) as Role;
+			return;
+		}
+		// Someone joined: their profile fields come with the full conversation.
+		const view = await list.fetch(conversationId);
+		// Give them the current key if I hold it (the adder normally did; the database keeps the first).
+		if (p.op === 'added' && typeof p.user_id === 'string' && p.user_id !== me)
+			await ctx.shareKeyWith(conversationId, view.key_epoch, p.user_id);
+	}
+}
