@@ -50,8 +50,13 @@ export function isNetworkError(err: unknown): boolean {
 	return err instanceof TypeError;
 }
 
-/** A message a person can read for any thrown value. */
+/**
+ * A message a person can read for any thrown value: an Error's or a PostgREST error object's
+ * `message`, a thrown string, or a generic sentence. The one place the app turns failures into text.
+ */
 export function errorMessage(err: unknown): string {
-	if (err instanceof Error) return err.message;
-	return String(err);
+	if (err && typeof err === 'object' && 'message' in err && typeof err.message === 'string' && err.message)
+		return err.message;
+	if (typeof err === 'string' && err) return err;
+	return 'Something went wrong. Please try again.';
 }

@@ -43,14 +43,6 @@ export function dayLabel(iso: string, now = new Date()): string {
 	return longDateFormat.format(new Date(iso));
 }
 
-/** A readable message from whatever a failed call threw (PostgREST errors carry `message`). */
-export function errorMessage(error: unknown): string {
-	if (error && typeof error === 'object' && 'message' in error && typeof error.message === 'string') {
-		return error.message;
-	}
-	return typeof error === 'string' ? error : 'Something went wrong. Please try again.';
-}
-
 /** A byte count for people: 1.2 MB, 340 KB, 12 B. */
 export function formatBytes(size: number): string {
 	if (size >= 1024 * 1024) return `${(size / (1024 * 1024)).toFixed(1)} MB`;
