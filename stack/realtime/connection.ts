@@ -333,17 +333,26 @@ export class Connection implements ChannelSocket {
 	 */
 	reauthorized(channel: Channel, read: Permissions, write: Permissions): void {
 		if (channel.closed || this.#channels.get(channel.topic) !== channel) return;
-		const previous = channel.read;
-		if ((previous.broadcast && !read.broadcast) || (previous.presence && !read.presence)) {
-			return this.#shutdown(
-				channel,
-				`You no longer have permission to read from this Channel topic: ${channel.name}`
-			);
-		}
-		channel.read = read;
+		if (!this.#keepReading(channel, channel.read, read)) return;
 		channel.write = write;
 		channel.writeCheck = null;
 		if (!write.presence) this.#ctx.hub.untrack(channel);
+	}
+
+	/**
+	 * Narrows a private channel to what it may read now; a channel that lost anything it could read
+	 * is closed instead (false), as Supabase closes one whose refreshed token no longer reads it.
+	 */
+	#keepReading(channel: Channel, previous: Permissions, read: Permissions): boolean {
+		if ((previous.broadcast && !read.broadcast) || (previous.presence && !read.presence)) {
+			this.#shutdown(
+				channel,
+				`You no longer have permission to read from this Channel topic: ${channel.name}`
+			);
+			return false;
+		}
+		channel.read = read;
+		return true;
 	}
 
 	/** Re-checks the channel's token when it expires (or every `tokenRecheckMs`). */
@@ -386,13 +395,7 @@ export class Connection implements ChannelSocket {
 					`You do not have permissions to read from this Channel topic: ${channel.name}`
 				);
 			}
-			if ((previous.broadcast && !read.broadcast) || (previous.presence && !read.presence)) {
-				return this.#shutdown(
-					channel,
-					`You no longer have permission to read from this Channel topic: ${channel.name}`
-				);
-			}
-			channel.read = read;
+			if (!this.#keepReading(channel, previous, read)) return;
 		}
 		this.#scheduleTokenCheck(channel);
 	}

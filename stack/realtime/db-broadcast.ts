@@ -86,6 +86,11 @@ export function withId(payload: string | null, id: string): string {
 	return 'id' in parsed ? payload : JSON.stringify({ ...parsed, id });
 }
 
+/** Is this relation realtime.messages (or one of its partitions)? */
+function isMessages(relation: Relation): boolean {
+	return relation.schema === 'realtime' && relation.name.startsWith('messages');
+}
+
 /**
  * The pgoutput stream of one replication connection, as a pg "submittable" query: pg hands it the
  * CopyData frames of START_REPLICATION. Rows are buffered per transaction and delivered at its
@@ -151,24 +156,21 @@ class ReplicationStream {
 				this.#inTransaction = true;
 				break;
 			case 'insert': {
-				const relation = this.#relations.get(message.relationId);
-				if (!relation) throw new Error(`insert for unknown relation ${message.relationId}`);
-				if (this.#isMessages(message.relationId)) {
-					this.#pending.push(rowOf(relation, message.values));
-				} else {
-					this.#noteChange(message.values);
-				}
+				const relation = this.#relation(message.relationId);
+				if (isMessages(relation)) this.#pending.push(rowOf(relation, message.values));
+				else this.#noteChange(message.values);
 				break;
 			}
 			// realtime.messages' own updates, deletes (the janitor) and truncates are no one's access.
 			case 'update':
-				if (!this.#isMessages(message.relationId)) this.#noteChange(message.values, message.old ?? []);
+				if (!isMessages(this.#relation(message.relationId)))
+					this.#noteChange(message.values, message.old ?? []);
 				break;
 			case 'delete':
-				if (!this.#isMessages(message.relationId)) this.#noteChange(message.old);
+				if (!isMessages(this.#relation(message.relationId))) this.#noteChange(message.old);
 				break;
 			case 'truncate':
-				if (message.relationIds.some((id) => !this.#isMessages(id))) this.#changed = 'all';
+				if (message.relationIds.some((id) => !isMessages(this.#relation(id)))) this.#changed = 'all';
 				break;
 			case 'commit': {
 				const rows = this.#pending;
@@ -183,11 +185,11 @@ class ReplicationStream {
 		}
 	}
 
-	/** Is this relation realtime.messages (or one of its partitions)? */
-	#isMessages(relationId: number): boolean {
+	/** A relation the stream has described (pgoutput sends a Relation before its first change). */
+	#relation(relationId: number): Relation {
 		const relation = this.#relations.get(relationId);
 		if (!relation) throw new Error(`change for unknown relation ${relationId}`);
-		return relation.schema === 'realtime' && relation.name.startsWith('messages');
+		return relation;
 	}
 
 	/** Values of a changed row of the authorization publication's tables. */

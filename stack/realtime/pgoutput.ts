@@ -2,9 +2,9 @@
  * The parts of PostgreSQL's streaming replication protocol that database broadcasts need: the
  * walsender's CopyData frames (XLogData, keepalive), the standby status update we answer with,
  * and the pgoutput messages inside XLogData (protocol version 1: Begin, Relation, Insert, Update,
- * Delete, Truncate, Commit; every other message is recognised and skipped). Pure functions over buffers, so they are
- * tested without a server. See "Streaming Replication Protocol" and "Logical Replication Message
- * Formats" in the PostgreSQL documentation.
+ * Delete, Truncate, Commit; every other message is recognised and skipped). Pure functions over
+ * buffers, so they are tested without a server. See "Streaming Replication Protocol" and "Logical
+ * Replication Message Formats" in the PostgreSQL documentation.
  */
 
 /** A column value as pgoutput sends it: text, SQL null, or an unchanged TOASTed value. */

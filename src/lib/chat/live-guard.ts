@@ -17,14 +17,21 @@ export interface KnownConversation {
 	idAtSeq(seq: number): string | undefined;
 }
 
-/** Why a `message_created` row is refused, or null when it may be applied. */
-export function refuseCreated(row: MessageRow, known: KnownConversation): string | null {
+/** Why a row contradicts what the device holds (another conversation, another message's seq, another sender), or null. */
+function contradiction(row: MessageRow, known: KnownConversation): string | null {
 	if (row.conversation_id !== known.conversationId) return 'wrong conversation';
-	if (!Number.isSafeInteger(row.seq) || row.seq < 1) return 'bad seq';
 	const holder = known.idAtSeq(row.seq);
 	if (holder !== undefined && holder !== row.id) return 'seq already held by another message';
 	const same = known.byId(row.id);
 	if (same && (same.seq !== row.seq || same.sender_id !== row.sender_id)) return 'rewrites a known message';
+	return null;
+}
+
+/** Why a `message_created` row is refused, or null when it may be applied. */
+export function refuseCreated(row: MessageRow, known: KnownConversation): string | null {
+	if (!Number.isSafeInteger(row.seq) || row.seq < 1) return 'bad seq';
+	const contradicts = contradiction(row, known);
+	if (contradicts) return contradicts;
 	if (known.members && !known.members.has(row.sender_id)) return 'sender is not a member';
 	return null;
 }
@@ -34,12 +41,7 @@ export function refuseCreated(row: MessageRow, known: KnownConversation): string
  * deletes a removed member's message), so membership is not asked; it must match what is known.
  */
 export function refuseUpdated(row: MessageRow, known: KnownConversation): string | null {
-	if (row.conversation_id !== known.conversationId) return 'wrong conversation';
-	const same = known.byId(row.id);
-	if (same && (same.seq !== row.seq || same.sender_id !== row.sender_id)) return 'rewrites a known message';
-	const holder = known.idAtSeq(row.seq);
-	if (holder !== undefined && holder !== row.id) return 'seq already held by another message';
-	return null;
+	return contradiction(row, known);
 }
 
 /** Events that name a user (reactions, receipts, typing, key requests): from a current member only. */

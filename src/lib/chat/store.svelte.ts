@@ -136,8 +136,6 @@ export class ChatStore {
 	#openIds = new Set<string>();
 	#opening = new Map<string, Promise<void>>();
 	#catchingUp = new Map<string, Promise<void>>();
-	/** Conversations whose joined channels' epoch is to be confirmed, and the batch timer. */
-	/** When I last asked each conversation for its key (ms), and pending answers to others' asks. */
 	#keyRequests: KeyRequests;
 	#attachments: Attachments;
 	#loadingOlder = new Map<string, Promise<number>>();
@@ -158,10 +156,7 @@ export class ChatStore {
 		this.keyring.onIdentityChange = () => void this.redecrypt();
 		this.#timeline = new Timeline({
 			me: () => this.userId,
-			key: (id, epoch) =>
-				this.keyring.ready
-					? this.keyring.conversationKey(id, epoch, { create: false })
-					: Promise.resolve(null),
+			key: (id, epoch) => this.#heldKey(id, epoch),
 			participants: (id) => this.participants[id] ?? [],
 			reactions: (id) => this.#reactions.of(id),
 			applied: (row, text) => this.#noteLastMessage(row, text),
@@ -179,8 +174,7 @@ export class ChatStore {
 				// Someone who is no longer a member stops showing as typing, or present, at once.
 				this.#typing.keepOnly(id, members);
 				const present = this.presence[id];
-				if (present && [...present].some((u) => !members.has(u)))
-					this.presence[id] = new Set([...present].filter((u) => members.has(u)));
+				if (present && [...present].some((u) => !members.has(u))) this.#showPresence(id, present, members);
 				this.#refreshStatuses(id);
 			},
 			// A newer epoch than the joined channels': move them (a no-op while none are joined).
@@ -200,10 +194,7 @@ export class ChatStore {
 			view: (id) => this.messagesById[id],
 			seal: (id, text) => this.#seal(id, text),
 			epochOf: (id) => this.#conversation(id)?.key_epoch,
-			open: async (id, epoch, ciphertext, nonce) => {
-				const key = await this.keyring.conversationKey(id, epoch, { create: false });
-				return key ? openText(key, ciphertext, nonce) : null;
-			},
+			open: (id, epoch, ciphertext, nonce) => this.#openSealed(id, epoch, ciphertext, nonce),
 			send: (entry) =>
 				this.#rpc<Raw>('send_message', {
 					conversation_id: entry.conversation_id,
@@ -235,7 +226,7 @@ export class ChatStore {
 		});
 		this.#attachments = new Attachments({
 			client: () => this.#client(),
-			key: (id, epoch) => this.keyring.conversationKey(id, epoch, { create: false })
+			key: (id, epoch) => this.#heldKey(id, epoch)
 		});
 		this.#receipts = new Receipts({
 			rpc: (name, args) => this.#rpc(name, args),
@@ -803,6 +794,19 @@ export class ChatStore {
 		return this.#attachments.url(message);
 	}
 
+	/** A conversation key of one epoch if this device holds it (never makes one); null while locked. */
+	#heldKey(conversationId: string, epoch: number): Promise<Uint8Array | null> {
+		return this.keyring.ready
+			? this.keyring.conversationKey(conversationId, epoch, { create: false })
+			: Promise.resolve(null);
+	}
+
+	/** Opens text sealed under one epoch's key (an outbox entry); null when this device cannot. */
+	async #openSealed(conversationId: string, epoch: number, ciphertext: string, nonce: string) {
+		const key = await this.keyring.conversationKey(conversationId, epoch, { create: false });
+		return key ? openText(key, ciphertext, nonce) : null;
+	}
+
 	/** The current epoch's key of a conversation (made and published if the epoch has none). */
 	async #currentKey(conversationId: string): Promise<{ key: Uint8Array; epoch: number }> {
 		if (!this.keyring.ready) {
@@ -868,10 +872,12 @@ export class ChatStore {
 		const me = this.#me();
 		for (const e of entries) {
 			if (this.messagesById[e.client_id]) continue;
-			const key = await this.keyring
-				.conversationKey(e.conversation_id, e.encryption.epoch, { create: false })
-				.catch(() => null);
-			const text = key ? openText(key, e.content_encrypted, e.encryption.nonce) : null;
+			const text = await this.#openSealed(
+				e.conversation_id,
+				e.encryption.epoch,
+				e.content_encrypted,
+				e.encryption.nonce
+			).catch(() => null);
 			this.messagesById[e.client_id] = pendingMessageView({
 				clientId: e.client_id,
 				conversationId: e.conversation_id,
@@ -1003,10 +1009,13 @@ export class ChatStore {
 			users.add(key);
 			for (const meta of metas ?? []) if (typeof meta.user_id === 'string') users.add(meta.user_id);
 		}
-		// Only members count: a presence left behind by someone removed is not shown.
-		const { members } = this.#live.known(conversationId);
-		if (members) for (const u of users) if (!members.has(u)) users.delete(u);
-		this.presence[conversationId] = users;
+		const list = this.participants[conversationId];
+		this.#showPresence(conversationId, users, list ? new Set(list.map((p) => p.user_id)) : null);
+	}
+
+	/** Shows who is present, members only: a presence left behind by someone removed is not shown. */
+	#showPresence(conversationId: string, users: ReadonlySet<string>, members: ReadonlySet<string> | null) {
+		this.presence[conversationId] = new Set(members ? [...users].filter((u) => members.has(u)) : users);
 	}
 
 	// ---------------------------------------------------------------- realtime
