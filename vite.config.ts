@@ -17,12 +17,12 @@ export default defineConfig({
 	test: {
 		include: [
 			'src/**/*.test.ts',
-			'stack/**/*.test.ts',
+			'packages/stack/**/*.test.ts',
 			'supabase/tests/**/*.test.ts',
 			'worker/**/*.test.ts',
 			'tests/integration/**/*.test.ts'
 		],
-		globalSetup: ['stack/testing/global-setup.ts'],
+		globalSetup: ['packages/stack/testing/global-setup.ts'],
 		testTimeout: 30_000,
 		hookTimeout: 60_000,
 		pool: 'forks'

@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import pg from 'pg';
 import { createClient } from '@supabase/supabase-js';
-import { DEFAULT_ANON_KEY } from '../stack/config.ts';
+import { DEFAULT_ANON_KEY } from '@parley/stack/config.ts';
 import { generateIdentity, newConversationKey, sealText, wrapKey } from '../src/lib/crypto/e2ee.ts';
 import { percentile, report } from './support.ts';
 

@@ -32,7 +32,7 @@ import {
 	report,
 	serveChild
 } from './support.ts';
-import { signJwt } from '../stack/jwt.ts';
+import { signJwt } from '@parley/stack/jwt.ts';
 import { createClient } from '@supabase/supabase-js';
 import { conversationTopic } from '../src/lib/chat/live.ts';
 

@@ -7,13 +7,13 @@ import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startPostgres } from '../stack/postgres.ts';
-import { applyPlatform } from '../stack/platform.ts';
-import { migrate } from '../stack/migrations.ts';
-import { loadConfig, type StackConfig } from '../stack/config.ts';
-import { startServices } from '../stack/services.ts';
-import { useBatchScheduling } from '../stack/sched.ts';
-import { freePort } from '../stack/testing/free-port.ts';
+import { startPostgres } from '@parley/stack/postgres.ts';
+import { applyPlatform } from '@parley/stack/platform.ts';
+import { migrate } from '@parley/stack/migrations.ts';
+import { loadConfig, type StackConfig } from '@parley/stack/config.ts';
+import { startServices } from '@parley/stack/services.ts';
+import { useBatchScheduling } from '@parley/stack/sched.ts';
+import { freePort } from '@parley/stack/testing/free-port.ts';
 
 export interface BenchStack {
 	dbUrl: string;

@@ -17,12 +17,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inChildProcess, keepAliveClient, load, percentile, report, serveChild } from './support.ts';
 import { startServerProcess } from './cluster.ts';
-import { signJwt } from '../stack/jwt.ts';
-import { startPostgres } from '../stack/postgres.ts';
-import { applyPlatform } from '../stack/platform.ts';
-import { loadConfig } from '../stack/config.ts';
-import { freePort } from '../stack/testing/free-port.ts';
-import { restPoolSize } from '../stack/rest/executor.ts';
+import { signJwt } from '@parley/stack/jwt.ts';
+import { startPostgres } from '@parley/stack/postgres.ts';
+import { applyPlatform } from '@parley/stack/platform.ts';
+import { loadConfig } from '@parley/stack/config.ts';
+import { freePort } from '@parley/stack/testing/free-port.ts';
+import { restPoolSize } from '@parley/stack/rest/executor.ts';
 
 interface Job {
 	kind: 'rest-select' | 'rest-rpc' | 'pg-select' | 'pg-rpc' | 'pipe-select' | 'pipe-rpc';

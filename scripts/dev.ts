@@ -8,12 +8,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../stack/config.ts';
-import { startStack } from '../stack/stack.ts';
-import { StackError } from '../stack/postgres.ts';
-import { MigrationError } from '../stack/migrations.ts';
-import { ensureEnvFile, stackEnv } from '../stack/env-file.ts';
-import { formatStatus } from '../stack/status.ts';
+import { loadConfig } from '@parley/stack/config.ts';
+import { startStack } from '@parley/stack/stack.ts';
+import { StackError } from '@parley/stack/postgres.ts';
+import { MigrationError } from '@parley/stack/migrations.ts';
+import { ensureEnvFile, stackEnv } from '@parley/stack/env-file.ts';
+import { formatStatus } from '@parley/stack/status.ts';
 
 const config = loadConfig();
 if (process.argv.includes('--fresh')) rmSync(config.dataDir, { recursive: true, force: true });

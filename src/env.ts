@@ -1,5 +1,5 @@
 import { defineEnvVars } from '@sveltejs/kit/env';
-import { DEFAULT_ANON_KEY, DEFAULT_API_URL } from '../stack/keys.ts';
+import { DEFAULT_ANON_KEY, DEFAULT_API_URL } from '@parley/stack/keys.ts';
 
 /**
  * The variables the app reads. `npm run dev` writes them to `.env`; without one, the app talks to

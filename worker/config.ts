@@ -2,7 +2,7 @@
  * Configuration of the delivery worker, from the environment. Every delay is configurable so
  * tests and benchmarks can run with small ones; the defaults are the production values.
  */
-import { databaseUrl, loadConfig } from '../stack/config.ts';
+import { databaseUrl, loadConfig } from '@parley/stack/config.ts';
 import { defaultSettings, type DeliverySettings } from '../supabase/functions/_shared/delivery.ts';
 
 export interface WorkerConfig {

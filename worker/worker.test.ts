@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../stack/testing/index.ts';
+import { createTestDatabase, type TestDatabase } from '@parley/stack/testing/index.ts';
 import { poolDatabase } from './worker.ts';
 
 let database: TestDatabase;

@@ -6,7 +6,7 @@
 import { expect } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../stack/testing/index.ts';
+import { createTestDatabase, type TestDatabase } from '@parley/stack/testing/index.ts';
 
 /** Who makes a call: a user id (role authenticated), 'anon', or 'service_role'. */
 export type Actor = string | 'anon' | 'service_role';

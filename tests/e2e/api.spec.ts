@@ -5,7 +5,7 @@
 import { expect, test, type APIRequestContext, type APIResponse } from '@playwright/test';
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { DEFAULT_ANON_KEY, DEFAULT_JWT_SECRET } from '../../stack/config';
+import { DEFAULT_ANON_KEY, DEFAULT_JWT_SECRET } from '@parley/stack/config.ts';
 
 const SUPABASE_URL = process.env.PUBLIC_SUPABASE_URL ?? 'http://127.0.0.1:54321';
 const ANON_KEY = process.env.PUBLIC_SUPABASE_ANON_KEY ?? DEFAULT_ANON_KEY;

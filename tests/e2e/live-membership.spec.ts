@@ -5,7 +5,7 @@
  */
 import { createClient } from '@supabase/supabase-js';
 import { expect, test } from '@playwright/test';
-import { DEFAULT_ANON_KEY } from '../../stack/config';
+import { DEFAULT_ANON_KEY } from '@parley/stack/config.ts';
 import { composer, createGroup, message, openConversation, send, userSession } from './helpers';
 
 const SUPABASE_URL = process.env.PUBLIC_SUPABASE_URL ?? 'http://127.0.0.1:54321';

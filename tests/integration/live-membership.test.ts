@@ -11,10 +11,10 @@
 import { createClient, type RealtimeChannel, type SupabaseClient } from '@supabase/supabase-js';
 import { IDBFactory } from 'fake-indexeddb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestStack, type TestStack } from '../../stack/testing/index.ts';
+import { startTestStack, type TestStack } from '@parley/stack/testing/index.ts';
 import { ChatStore } from '../../src/lib/chat/store.svelte.ts';
 import { conversationTopic, membersTopic } from '../../src/lib/chat/live.ts';
-import { REPLICATION_APPLICATION_NAME } from '../../stack/realtime/db-broadcast.ts';
+import { REPLICATION_APPLICATION_NAME } from '@parley/stack/realtime/db-broadcast.ts';
 
 interface User {
 	client: SupabaseClient;

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../stack/testing/index.ts';
+import { createTestDatabase, type TestDatabase } from '@parley/stack/testing/index.ts';
 
 const MIGRATION = '20261124000900_delivery.sql';
 const root = join(import.meta.dirname, '../..');

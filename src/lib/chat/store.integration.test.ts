@@ -9,7 +9,7 @@ import { resolveObjectURL } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestStack, type TestStack } from '../../../stack/testing/index.ts';
+import { startTestStack, type TestStack } from '@parley/stack/testing/index.ts';
 import { ChatStore } from './store.svelte.ts';
 
 let stack: TestStack;

@@ -4,7 +4,7 @@
  * `tpl_platform` (the Supabase platform layer only) and `tpl_app` (plus supabase/migrations).
  */
 import type { TestProject } from 'vitest/node';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -32,10 +32,10 @@ export default async function setup(project: TestProject) {
 	await admin.query('create database tpl_platform');
 	await applyPlatform(postgres.url('tpl_platform'));
 	await admin.query('create database tpl_app template tpl_platform');
-	await migrate(postgres.url('tpl_app'), {
-		migrationsDir: resolve(import.meta.dirname, '../../supabase/migrations'),
-		seed: false
-	});
+	// The project under test (the vitest root) brings the app's migrations; the stack's own
+	// suite, run from its package folder, has none and uses only `tpl_platform`.
+	const migrationsDir = resolve(project.config.root, 'supabase/migrations');
+	if (existsSync(migrationsDir)) await migrate(postgres.url('tpl_app'), { migrationsDir, seed: false });
 	await admin.end();
 	project.provide('testPostgresUrl', postgres.url('postgres'));
 	return async () => {

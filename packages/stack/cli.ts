@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `npm run stack` (start, foreground), `npm run stack:status`, `npm run db:reset`.
  * Problems a user can fix end with a one-line message and exit code 1.
