@@ -93,9 +93,12 @@ export class ConversationChannels {
 		return [...this.#live.keys()];
 	}
 
-	/** The members channel (typing, key requests, presence), if joined. */
-	members(conversationId: string): RealtimeChannel | undefined {
-		return this.#live.get(conversationId)?.members;
+	/** Broadcasts a member event (typing, a key request) to the others; false when not joined. */
+	tell(conversationId: string, event: string, payload: Raw): boolean {
+		const members = this.#live.get(conversationId)?.members;
+		if (!members) return false;
+		void members.send({ type: 'broadcast', event, payload }).catch(() => undefined);
+		return true;
 	}
 
 	/** Joins a conversation's channels once, however many callers (open, the list) ask at once. */

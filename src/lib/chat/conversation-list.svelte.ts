@@ -152,6 +152,20 @@ export class ConversationList {
 	}
 
 	/** Re-sorts after activity moved. */
+	/** A message was merged: the list's last message and preview follow the newest row. */
+	noteMessage(row: MessageRow, text: string | null): void {
+		const c = this.get(row.conversation_id);
+		if (!c || !(row.seq > c.last_seq || !c.last_message || c.last_message.id === row.id)) return;
+		const moved = row.seq > c.last_seq;
+		c.last_seq = Math.max(c.last_seq, row.seq);
+		c.last_message = row;
+		c.preview = text;
+		if (moved) {
+			c.last_message_at = row.created_at;
+			this.sort();
+		}
+	}
+
 	sort(): void {
 		this.conversations = sortConversations(this.conversations);
 	}

@@ -10,7 +10,9 @@ describe('KeyRequests', () => {
 		let joined = false;
 		const k = new KeyRequests({
 			ask: (id, epoch) => (joined ? asks.push(`${id}@${epoch}`) > 0 : false),
-			share: async () => undefined
+			share: async () => undefined,
+			ready: () => true,
+			epochOf: () => undefined
 		});
 		k.ask('c1', 2, T);
 		joined = true;
@@ -27,7 +29,12 @@ describe('KeyRequests', () => {
 	it('answers several asks of one moment with one share, and a reset cancels it', () => {
 		vi.useFakeTimers();
 		const shared: string[] = [];
-		const k = new KeyRequests({ ask: () => true, share: async (id) => shared.push(id) });
+		const k = new KeyRequests({
+			ask: () => true,
+			share: async (id) => shared.push(id),
+			ready: () => true,
+			epochOf: () => undefined
+		});
 		k.asked('c1');
 		k.asked('c1');
 		k.asked('c2');

@@ -4,6 +4,7 @@
  * member who holds the key answers by wrapping it for whoever lacks it, once for several asks
  * that arrive together. Sending the ask and sharing the key are the caller's.
  */
+import type { MessageView } from './types.ts';
 
 /** How often a device asks a conversation for a key it lacks, and how long a holder batches asks. */
 export const KEY_REQUEST_INTERVAL_MS = 5000;
@@ -14,6 +15,10 @@ export interface KeyRequestDeps {
 	ask(conversationId: string, epoch: number): boolean;
 	/** Wraps the current key for the members who lack it (`members_missing_key` + publish). */
 	share(conversationId: string): Promise<unknown>;
+	/** This device holds its identity (it can neither ask nor share without). */
+	ready(): boolean;
+	/** The conversation's current key epoch, if known. */
+	epochOf(conversationId: string): number | undefined;
 }
 
 export class KeyRequests {
@@ -29,6 +34,21 @@ export class KeyRequests {
 	ask(conversationId: string, epoch: number, now = Date.now()): void {
 		if (now - (this.#askedAt.get(conversationId) ?? 0) < KEY_REQUEST_INTERVAL_MS) return;
 		if (this.#deps.ask(conversationId, epoch)) this.#askedAt.set(conversationId, now);
+	}
+
+	/** Asks for the current key of each conversation where one of `messages` is of its epoch and does not open. */
+	askFor(messages: readonly (MessageView | undefined)[]): void {
+		if (!this.#deps.ready()) return;
+		for (const m of messages) {
+			if (!m?.undecryptable || !m.encryption) continue;
+			if (m.encryption.epoch === this.#deps.epochOf(m.conversation_id))
+				this.ask(m.conversation_id, m.encryption.epoch);
+		}
+	}
+
+	/** A `key_request` from the members channel: another member's is answered. */
+	heard(conversationId: string, userId: unknown, me: string | null): void {
+		if (userId !== me && this.#deps.ready()) this.asked(conversationId);
 	}
 
 	/** The key arrived: a later miss may ask again at once. */

@@ -5,6 +5,7 @@ import { ChatError } from './errors.ts';
 import { LiveEvents } from './live-events.ts';
 import { Reactions } from './reactions.ts';
 import type { Receipts } from './receipts.ts';
+import type { KeyRequests } from './key-requests.ts';
 import { Timeline } from './timeline.svelte.ts';
 import type { ParticipantView } from './types.ts';
 
@@ -53,6 +54,8 @@ function setup() {
 		channels: () => ({ follow: (id: string) => void followed.push(id) }) as unknown as ConversationChannels,
 		reactions: () => reactions,
 		receipts: () => ({ queue: () => undefined }) as unknown as Receipts,
+		keyRequests: () => ({ answered: () => undefined }) as unknown as KeyRequests,
+		watch: async () => undefined,
 		rpc: async () => [] as never,
 		isOpen: () => true,
 		catchUp: async () => undefined,

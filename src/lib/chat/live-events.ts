@@ -10,7 +10,9 @@ import type { ConversationList } from './conversation-list.svelte.ts';
 import { normalizeMessage } from './derive.ts';
 import { ChatError } from './errors.ts';
 import { refuseCreated, refuseMember, refuseUpdated, type KnownConversation } from './live-guard.ts';
-import { DB_EVENTS, MEMBER_EVENTS } from './live.ts';
+import { DB_EVENTS, MEMBER_EVENTS, USER_EVENTS } from './live.ts';
+import type { KeyRequests } from './key-requests.ts';
+import type { UserEvents } from './user-channel.ts';
 import type { Reactions } from './reactions.ts';
 import type { Receipts } from './receipts.ts';
 import type { Timeline } from './timeline.svelte.ts';
@@ -30,12 +32,15 @@ export interface LiveEventContext {
 	channels(): ConversationChannels;
 	reactions(): Reactions;
 	receipts(): Receipts;
+	keyRequests(): KeyRequests;
 	rpc<T>(name: string, args: Raw): Promise<T>;
 	isOpen(conversationId: string): boolean;
 	/** Fetches what a conversation's channel missed (`get_messages(after_seq)`). */
 	catchUp(conversationId: string): Promise<void>;
 	/** I am out of a conversation: close it and drop it from the list. */
 	forget(conversationId: string): void;
+	/** The list changed: the watched conversations' channels follow. */
+	watch(): Promise<void>;
 	keyRequested(conversationId: string, payload: Raw): void;
 	typing(conversationId: string, payload: Raw): void;
 	presence(conversationId: string, channel: RealtimeChannel): void;
@@ -105,6 +110,29 @@ export class LiveEvents {
 			// Not readable any more: I am out of it (the fetch confirms it and forgets it).
 			gone: (id) => void this.recheckMembership(id, true).catch(() => undefined)
 		};
+	}
+
+	/** The table my user channel routes by (user-channel.ts). */
+	userTable(): UserEvents {
+		const ctx = this.#ctx;
+		return {
+			[USER_EVENTS.inbox]: (p) => this.inbox(p),
+			[USER_EVENTS.conversationAdded]: async (p) => {
+				await ctx.list().fetch(String(p.conversation_id));
+				await ctx.watch();
+			},
+			[USER_EVENTS.keyAdded]: (p) => this.#onKeyAdded(String(p.conversation_id), Number(p.epoch)),
+			[USER_EVENTS.conversationRemoved]: (p) => ctx.forget(String(p.conversation_id))
+		};
+	}
+
+	/** A member gave me a key: what it opens can be read now. */
+	async #onKeyAdded(conversationId: string, epoch: number): Promise<void> {
+		this.#ctx.keyRequests().answered(conversationId);
+		await this.#ctx
+			.timeline()
+			.redecryptWhere((m) => m.conversation_id === conversationId && m.encryption?.epoch === epoch);
+		await this.#ctx.list().refreshPreview(conversationId);
 	}
 
 	/** What the event checks need to know of a conversation (live-guard.ts). */

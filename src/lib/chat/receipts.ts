@@ -5,7 +5,7 @@
  * offline failure keeps the receipts for the reconnect, a refusal drops them.
  */
 import { isNetworkError } from './errors.ts';
-import type { ParticipantView } from './types.ts';
+import type { ConversationView, ParticipantView } from './types.ts';
 
 export type ReceiptKind = 'delivered' | 'read';
 
@@ -34,6 +34,22 @@ export class Receipts {
 		r[kind] = Math.max(r[kind], seq);
 		this.#pending.set(conversationId, r);
 		this.schedule();
+	}
+
+	/**
+	 * A message received on any path advances my delivered watermark: the list tells me about
+	 * messages newer than it (mine do not count, so a list whose newest message is my own and has
+	 * nothing unread costs no call). Reading stays with `markSeen`.
+	 */
+	listed(views: readonly ConversationView[], me: string): void {
+		for (const v of views) {
+			const last = v.last_message;
+			if (!last) continue;
+			const mine = this.#deps.mine(v.id);
+			if (!mine || v.last_seq <= mine.last_delivered_seq) continue;
+			if (last.sender_id === me && v.unread_count === 0) continue;
+			this.queue(v.id, 'delivered', Math.max(v.last_seq, last.seq));
+		}
 	}
 
 	/** Starts the gathering timer if anything waits (after a reconnect too). */

@@ -1,10 +1,13 @@
 /**
  * Typing indicators: who else is typing in each conversation (reactive, shown in the timeline and
  * the list) and my own typing state, throttled and ended by a silence. This module owns the
- * timers; sending a `typing` event and deciding who counts as a member is the caller's.
+ * timers and what a `typing` event carries; sending it and deciding who counts as a member is
+ * the caller's.
  */
 /* eslint-disable svelte/prefer-svelte-reactivity -- the Maps hold timers, not state; `byConversation` is the reactive part. */
-import type { TypingUser } from './types.ts';
+import type { ParticipantView, TypingUser } from './types.ts';
+
+type Raw = Record<string, unknown>;
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -53,6 +56,28 @@ export class Typing {
 			send(true);
 		}
 		state.idle = setTimeout(() => this.mine(conversationId, false, send), this.#options.idleMs);
+	}
+
+	/**
+	 * A `typing` event from the members channel: shown for another member (`participant` finds
+	 * them; undefined for someone who is not one), under their name as the list knows it.
+	 */
+	heard(
+		conversationId: string,
+		payload: Raw,
+		me: string | null,
+		participant: (userId: string) => ParticipantView | undefined | null
+	): void {
+		const userId = String(payload.user_id ?? '');
+		if (!userId || userId === me) return;
+		const p = participant(userId);
+		if (p === undefined) return;
+		if (!payload.is_typing) return this.stop(conversationId, userId);
+		this.start(
+			conversationId,
+			userId,
+			String(payload.display_name || p?.display_name || p?.username || 'Someone')
+		);
 	}
 
 	/** Someone else types: shown until they stop, send a message, or go quiet for `timeoutMs`. */

@@ -1,0 +1,71 @@
+/**
+ * Starting conversations and changing who is in them: a direct conversation by username, a group,
+ * adding (and giving the newcomer the current key), removing, changing a role and leaving. The
+ * database decides who may; this part calls its RPCs and brings the list up to date after each.
+ */
+import type { Keyring } from '../crypto/keyring.svelte.ts';
+import { ChatError } from './errors.ts';
+import type { ConversationView, Role } from './types.ts';
+
+type Raw = Record<string, unknown>;
+
+export interface MembershipDeps {
+	rpc<T>(name: string, args: Raw): Promise<T>;
+	/** The signed-in user (throws when signed out). */
+	me(): string;
+	keyring: Keyring;
+	/** Fetches one conversation into the list. */
+	fetch(conversationId: string): Promise<ConversationView>;
+	/** I am out of a conversation: close it and drop it from the list. */
+	forget(conversationId: string): void;
+}
+
+export class Membership {
+	#deps: MembershipDeps;
+
+	constructor(deps: MembershipDeps) {
+		this.#deps = deps;
+	}
+
+	/** Opens (or creates) the direct conversation with a user; resolves with its id. */
+	async startDirect(username: string): Promise<string> {
+		const { rpc, me, fetch } = this.#deps;
+		const profile = await rpc<Raw>('find_profile', { username: username.trim().toLowerCase() });
+		if (profile.id === me()) throw new ChatError('That is you', 400, 'cannot_message_self');
+		const row = await rpc<Raw>('create_direct_conversation', { other_user_id: profile.id });
+		return (await fetch(String(row.id))).id;
+	}
+
+	/** Creates a group with me as admin; resolves with its id. */
+	async createGroup(title: string, userIds: string[]): Promise<string> {
+		const row = await this.#deps.rpc<Raw>('create_group_conversation', { title, participant_ids: userIds });
+		return (await this.#deps.fetch(String(row.id))).id;
+	}
+
+	/** Adds a member and shares the current epoch's key with them. */
+	async add(conversationId: string, userId: string, role: Role): Promise<void> {
+		await this.#deps.rpc('add_participant', { conversation_id: conversationId, user_id: userId, role });
+		const view = await this.#deps.fetch(conversationId);
+		// Without this they could not read the epoch's messages until the next rotation.
+		await this.#deps.keyring
+			.shareConversationKey(conversationId, view.key_epoch, [userId])
+			.catch(() => undefined);
+	}
+
+	/** Removes a member (the key epoch bumps; the next message uses a fresh key they lack). */
+	async remove(conversationId: string, userId: string): Promise<void> {
+		await this.#deps.rpc('remove_participant', { conversation_id: conversationId, user_id: userId });
+		await this.#deps.fetch(conversationId);
+	}
+
+	async setRole(conversationId: string, userId: string, role: Role): Promise<void> {
+		await this.#deps.rpc('set_participant_role', { conversation_id: conversationId, user_id: userId, role });
+		await this.#deps.fetch(conversationId);
+	}
+
+	/** Leaves a conversation and drops it from the list. */
+	async leave(conversationId: string): Promise<void> {
+		await this.#deps.rpc('leave_conversation', { conversation_id: conversationId });
+		this.#deps.forget(conversationId);
+	}
+}
