@@ -100,4 +100,18 @@ describe('ConversationList', () => {
 		t.list.reset();
 		expect([t.list.conversations, t.list.loaded]).toEqual([[], false]);
 	});
+
+	it('follows the newest merged message: a newer one moves the conversation up, an older one does not', async () => {
+		const t = setup();
+		await t.list.load();
+		const row = (id: string, conversation_id: string, seq: number) =>
+			({ id, conversation_id, seq, sender_id: 'bob', created_at: '2026-02-01' }) as never;
+		t.list.noteMessage(row('m1', 'c1', 1), 'hi');
+		expect(t.list.conversations.map((c) => c.id)).toEqual(['c1', 'c2']);
+		expect(t.list.get('c1')).toMatchObject({ last_seq: 1, preview: 'hi', last_message_at: '2026-02-01' });
+		t.list.noteMessage(row('m0', 'c2', 3), 'old');
+		expect(t.list.get('c2')).toMatchObject({ last_seq: 9, last_message: { id: 'm9' } });
+		t.list.noteMessage(row('m1', 'c1', 1), 'edited');
+		expect(t.list.get('c1')!.preview).toBe('edited');
+	});
 });

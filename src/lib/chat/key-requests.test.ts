@@ -45,4 +45,28 @@ describe('KeyRequests', () => {
 		vi.advanceTimersByTime(KEY_SHARE_DELAY_MS);
 		expect(shared).toEqual(['c1', 'c2']);
 	});
+
+	it("asks only for undecryptable messages of the current epoch, and answers others' asks, not mine", () => {
+		vi.useFakeTimers();
+		const asks: string[] = [];
+		const shared: string[] = [];
+		let ready = false;
+		const k = new KeyRequests({
+			ask: (id, epoch) => asks.push(`${id}@${epoch}`) > 0,
+			share: async (id) => shared.push(id),
+			ready: () => ready,
+			epochOf: () => 2
+		});
+		const m = (id: string, epoch: number, undecryptable: boolean) =>
+			({ conversation_id: id, undecryptable, encryption: { epoch, nonce: 'n' } }) as never;
+		k.askFor([m('c1', 2, true)]);
+		k.heard('c1', 'bob', 'me');
+		ready = true;
+		k.askFor([undefined, m('c1', 1, true), m('c2', 2, false), m('c3', 2, true)]);
+		expect(asks).toEqual(['c3@2']);
+		k.heard('c1', 'me', 'me');
+		k.heard('c2', 'bob', 'me');
+		vi.advanceTimersByTime(KEY_SHARE_DELAY_MS);
+		expect(shared).toEqual(['c2']);
+	});
 });

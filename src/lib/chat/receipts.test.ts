@@ -53,4 +53,19 @@ describe('Receipts', () => {
 		await t.receipts.flush();
 		expect(t.calls).toEqual([['mark_delivered', 7]]);
 	});
+
+	it('marks listed conversations delivered past my watermark, skipping ones whose newest is mine and read', async () => {
+		const t = setup();
+		const view = (id: string, last_seq: number, sender_id: string, unread_count = 0) =>
+			({ id, last_seq, unread_count, last_message: { seq: last_seq, sender_id } }) as never;
+		t.receipts.listed(
+			[view('c1', 2, 'bob'), view('c2', 5, 'me'), view('c3', 6, 'me', 1), view('c4', 7, 'bob')],
+			'me'
+		);
+		await t.receipts.flush();
+		expect(t.calls).toEqual([
+			['mark_delivered', 6],
+			['mark_delivered', 7]
+		]);
+	});
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { newConversationKey, sealText } from '../crypto/e2ee.ts';
+import { newConversationKey } from '../crypto/e2ee.ts';
+import { sealedRow } from './test-rows.ts';
 import { pendingMessageView } from './derive.ts';
 import { Timeline } from './timeline.svelte.ts';
 import type { MessageRow, ParticipantView } from './types.ts';
@@ -7,23 +8,7 @@ import type { MessageRow, ParticipantView } from './types.ts';
 const key = newConversationKey();
 
 function row(seq: number, text: string, over: Partial<MessageRow> = {}): MessageRow {
-	const sealed = sealText(key, text);
-	return {
-		id: `m${seq}`,
-		conversation_id: 'c1',
-		sender_id: 'bob',
-		seq,
-		content_encrypted: sealed.ciphertext,
-		message_type: 'text',
-		attachment: null,
-		encryption: { epoch: 1, nonce: sealed.nonce },
-		reply_to_id: null,
-		client_id: null,
-		created_at: '2026-01-01T00:00:00Z',
-		edited_at: null,
-		deleted_at: null,
-		...over
-	};
+	return sealedRow(key, seq, text, over);
 }
 
 function setup() {

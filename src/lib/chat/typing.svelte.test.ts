@@ -46,4 +46,24 @@ describe('Typing', () => {
 		vi.advanceTimersByTime(10_000);
 		expect(sent).toEqual([true, true, false, true]);
 	});
+
+	it('hears typing events from other members only, named as the event or the list says', () => {
+		vi.useFakeTimers();
+		const t = new Typing({ throttleMs: 2000, timeoutMs: 4000, idleMs: 4000 });
+		const members: Record<string, { display_name: string; username: string } | null | undefined> = {
+			bob: { display_name: '', username: 'bob' },
+			ann: null
+		};
+		const who = (u: string) => members[u] as never;
+		t.heard('c1', { user_id: 'me', is_typing: true }, 'me', who);
+		t.heard('c1', { user_id: 'mallory', is_typing: true }, 'me', who);
+		t.heard('c1', { user_id: 'bob', is_typing: true }, 'me', who);
+		t.heard('c1', { user_id: 'ann', display_name: 'Ann', is_typing: true }, 'me', who);
+		expect(t.byConversation.c1).toEqual([
+			{ userId: 'bob', name: 'bob' },
+			{ userId: 'ann', name: 'Ann' }
+		]);
+		t.heard('c1', { user_id: 'bob', is_typing: false }, 'me', who);
+		expect(t.byConversation.c1.map((x) => x.userId)).toEqual(['ann']);
+	});
 });

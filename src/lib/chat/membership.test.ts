@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import type { Keyring } from '../crypto/keyring.svelte.ts';
+import { ChatError } from './errors.ts';
+import { Membership } from './membership.ts';
+import type { ConversationView } from './types.ts';
+
+function setup() {
+	const calls: string[] = [];
+	const shared: string[] = [];
+	const forgotten: string[] = [];
+	const fetched: string[] = [];
+	const m = new Membership({
+		rpc: async <T>(name: string, args: Record<string, unknown>): Promise<T> => {
+			calls.push(`${name}(${JSON.stringify(args)})`);
+			if (name === 'find_profile') return { id: args.username === 'me' ? 'u-me' : 'u-bob' } as T;
+			return { id: 'c-new' } as T;
+		},
+		me: () => 'u-me',
+		keyring: {
+			shareConversationKey: async (id: string, epoch: number, users: string[]) =>
+				void shared.push(`${id}@${epoch}:${users}`)
+		} as unknown as Keyring,
+		fetch: async (id) => {
+			fetched.push(id);
+			return { id, key_epoch: 3 } as ConversationView;
+		},
+		forget: (id) => void forgotten.push(id)
+	});
+	return { m, calls, shared, forgotten, fetched };
+}
+
+describe('Membership', () => {
+	it('starts a direct conversation by username (not with myself) and a group, fetching each', async () => {
+		const t = setup();
+		expect(await t.m.startDirect('  Bob ')).toBe('c-new');
+		expect(t.calls).toEqual([
+			'find_profile({"username":"bob"})',
+			'create_direct_conversation({"other_user_id":"u-bob"})'
+		]);
+		const self = await t.m.startDirect('me').catch((e: unknown) => e);
+		expect((self as ChatError).detail).toBe('cannot_message_self');
+		expect(await t.m.createGroup('Team', ['u-bob'])).toBe('c-new');
+		expect(t.fetched).toEqual(['c-new', 'c-new']);
+	});
+
+	it('gives an added member the current key, refreshes after changes, and forgets a left conversation', async () => {
+		const t = setup();
+		await t.m.add('c1', 'u-bob', 'member');
+		expect(t.shared).toEqual(['c1@3:u-bob']);
+		await t.m.remove('c1', 'u-bob');
+		await t.m.setRole('c1', 'u-cleo', 'moderator');
+		expect(t.fetched).toEqual(['c1', 'c1', 'c1']);
+		await t.m.leave('c1');
+		expect(t.forgotten).toEqual(['c1']);
+		expect(t.calls.map((c) => c.split('(')[0])).toEqual([
+			'add_participant',
+			'remove_participant',
+			'set_participant_role',
+			'leave_conversation'
+		]);
+	});
+});
