@@ -109,6 +109,7 @@ describe('ConversationList', () => {
 		t.list.noteMessage(row('m1', 'c1', 1), 'hi');
 		expect(t.list.conversations.map((c) => c.id)).toEqual(['c1', 'c2']);
 		expect(t.list.get('c1')).toMatchObject({ last_seq: 1, preview: 'hi', last_message_at: '2026-02-01' });
+		t.list.get('c2')!.last_seq = 9;
 		t.list.noteMessage(row('m0', 'c2', 3), 'old');
 		expect(t.list.get('c2')).toMatchObject({ last_seq: 9, last_message: { id: 'm9' } });
 		t.list.noteMessage(row('m1', 'c1', 1), 'edited');
