@@ -4,8 +4,8 @@
  * path that matches (404 when none does). Per-method handlers come from `byMethod` (405 for the
  * rest), and handlers compose with wrappers: `attach` runs a step before the handler and hands
  * its result on as a named field of the request, which is how requireUser (guards.ts), the body
- * (body.ts) and rate limits (rate-limit.ts) are built. A wrapper's position in the chain is the
- * order its check answers in, so each route spells out the order GoTrue's handler checks in.
+ * (body.ts) and rate limits (rate-limit.ts) are built. A wrapper's place in the chain is when its
+ * check runs, and so which refusal wins: each route's chain spells out its order of checks.
  */
 import type { AuthRequest } from './context.ts';
 import { methodNotAllowed, notFound } from './errors.ts';

@@ -32,7 +32,7 @@ type TargetRequest = AuthRequest & { target: UserRow };
 const userNotFound = () => new AuthError(404, 'user_not_found', 'User not found');
 
 /** Go duration strings as GoTrue's `ban_duration` takes them (`24h`, `1h30m`, `90s`), in ms. */
-export function parseDuration(value: string): number {
+function parseDuration(value: string): number {
 	const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001 };
 	const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|us|µs|h|m|s)/g)];
 	if (!parts.length || parts.map((p) => p[0]).join('') !== value) {
