@@ -55,6 +55,24 @@ export const forbidden = (code: string, message: string) => new AuthError(403, c
 /** 422 with a GoTrue error code. */
 export const unprocessable = (code: string, message: string) => new AuthError(422, code, message);
 
+/** A request for a path the Auth API does not serve. */
+export const notFound = () => new AuthError(404, 'not_found', 'Not Found');
+/** A served path asked with a method it does not take. */
+export const methodNotAllowed = () => new AuthError(405, 'method_not_allowed', 'Method Not Allowed');
+/** An email address another account already holds. */
+export const emailTaken = () =>
+	unprocessable('email_exists', 'A user with this email address has already been registered');
+
+/**
+ * Rethrows `error`, reported as `instead` when it is PostgreSQL's unique violation: two requests
+ * raced past the up-front check for the same email, and the index caught the second.
+ */
+export function uniqueAs(instead: AuthError): (error: unknown) => never {
+	return (error) => {
+		throw (error as { code?: string }).code === '23505' ? instead : error;
+	};
+}
+
 /** The answer to every GoTrue feature this embedded stack leaves out (OAuth, OTP, MFA...). */
 export function notSupported(feature: string): AuthError {
 	return new AuthError(
@@ -62,4 +80,27 @@ export function notSupported(feature: string): AuthError {
 		'feature_not_supported',
 		`${feature} is not supported by the embedded Parley stack: only email + password sign-in is available locally`
 	);
+}
+
+/**
+ * Answers whatever a handler threw: an AuthError in GoTrue's shape, anything else as a logged
+ * 500. A response already under way can only be ended.
+ */
+export function sendFailure(
+	req: IncomingMessage,
+	res: ServerResponse,
+	error: unknown,
+	log: (message: string) => void
+): void {
+	if (res.headersSent) {
+		res.end();
+		return;
+	}
+	if (error instanceof AuthError) {
+		// The rest of an oversized body is never read: close rather than reuse the connection.
+		if (error.status === 413) res.setHeader('connection', 'close');
+		return sendAuthError(req, res, error);
+	}
+	log(`unexpected error: ${(error as Error).stack ?? String(error)}`);
+	sendAuthError(req, res, new AuthError(500, 'unexpected_failure', 'Unexpected failure, please try again'));
 }

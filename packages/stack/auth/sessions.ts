@@ -4,13 +4,16 @@
  * token used and issues its child (`parent` chain). A revoked token used again within
  * `refresh_token_reuse_interval` seconds of its revocation answers the session's active token
  * (a client that lost a response); used later, it is taken as theft and ends the whole session.
- * Access tokens are HS256 JWTs carrying GoTrue's claims.
+ * Access tokens are HS256 JWTs carrying GoTrue's claims; `sendSession` answers a session as the
+ * sign-up and token endpoints do.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { StackConfig } from '../config.ts';
+import { sendJson } from '../http.ts';
 import { signJwt } from '../jwt.ts';
-import { AuthError, badRequest } from './errors.ts';
+import type { AuthRequest } from './context.ts';
+import { AuthError, badRequest, forbidden } from './errors.ts';
 import { findUserById, INSTANCE_ID, isBanned, userJson, type Queryable, type UserRow } from './users.ts';
 
 /** Thrown inside a transaction to commit its work and then report `error`. */
@@ -53,6 +56,12 @@ export interface ClientInfo {
 	ip?: string;
 }
 
+/** A session's id and its current refresh token, as opening or refreshing it returns them. */
+export interface OpenedSession {
+	sessionId: string;
+	refreshToken: string;
+}
+
 /**
  * Opens a session for `userId` signed in with `method` (`password`, `anonymous`), stamps the
  * sign-in time and issues the first refresh token. Runs on the caller's transaction.
@@ -62,7 +71,7 @@ export async function openSession(
 	userId: string,
 	method: string,
 	client: ClientInfo
-): Promise<{ sessionId: string; refreshToken: string }> {
+): Promise<OpenedSession> {
 	const sessionId = randomUUID();
 	const refreshToken = newRefreshToken();
 	await db.query(
@@ -145,6 +154,20 @@ export async function sessionResponse(
 	};
 }
 
+/** Answers `session` signed for `userId` as loaded now, with `extra` top-level fields. */
+export async function sendSession(
+	r: AuthRequest,
+	userId: string,
+	session: OpenedSession,
+	extra: Record<string, unknown> = {}
+): Promise<void> {
+	const { config, pool } = r.auth;
+	const user = await findUserById(pool, userId);
+	if (!user) throw forbidden('user_not_found', 'User not found');
+	const body = await sessionResponse(pool, config, r.issuer, user, session.sessionId, session.refreshToken);
+	sendJson(r.res, 200, { ...body, ...extra });
+}
+
 interface TokenRow {
 	id: string;
 	token: string;
@@ -166,7 +189,7 @@ export async function refreshSession(
 	pool: pg.Pool,
 	token: string,
 	reuseIntervalSeconds: number
-): Promise<{ user: UserRow; sessionId: string; refreshToken: string }> {
+): Promise<OpenedSession & { user: UserRow }> {
 	return transaction(pool, async (db) => {
 		const { rows } = await db.query<TokenRow>(
 			`select id, token, user_id, revoked, parent, session_id,

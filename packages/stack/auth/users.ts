@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import bcrypt from 'bcryptjs';
-import { AuthError, badRequest } from './errors.ts';
+import { AuthError, badRequest, emailTaken } from './errors.ts';
 
 /** `instance_id` of every row: GoTrue's single-tenant nil instance. */
 export const INSTANCE_ID = '00000000-0000-0000-0000-000000000000';
@@ -15,6 +15,13 @@ const BCRYPT_COST = 10;
 const MAX_PASSWORD_LENGTH = 72;
 
 type Json = Record<string, unknown>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Is `value` a UUID in its text form (user, session and other ids)? */
+export function isUuid(value: string): boolean {
+	return UUID.test(value);
+}
 
 /** A user row as loaded from `auth.users`, with its identities. */
 export interface UserRow {
@@ -162,6 +169,18 @@ export function validateEmail(email: unknown): string {
 		throw badRequest('validation_failed', 'Unable to validate email address: invalid format');
 	}
 	return email.toLowerCase();
+}
+
+/**
+ * The email `user` asks to change to, normalised, or undefined when it is the current one
+ * (compared case-insensitively); 422 `email_exists` when another user holds it.
+ */
+export async function changedEmail(db: Queryable, user: UserRow, email: string): Promise<string | undefined> {
+	if (email.toLowerCase() === user.email) return undefined;
+	const normalized = validateEmail(email);
+	const other = await findUserByEmail(db, normalized);
+	if (other && other.id !== user.id) throw emailTaken();
+	return normalized;
 }
 
 /** Refuses passwords GoTrue calls weak (422 `weak_password` with the reasons). */
