@@ -272,6 +272,7 @@ export function createRestService(deps: ServiceDeps): Service {
 			method,
 			path,
 			headers: requestHeadersJson(req),
+			cookies: '{}',
 			extra: [] as [string, string][]
 		};
 		const range = isRead ? parseRange(req) : undefined;

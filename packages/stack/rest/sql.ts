@@ -4,6 +4,7 @@
  * identifier comes from the schema cache and is quoted; every value is a bound parameter, so the
  * statement text depends only on the request's shape and can be prepared once per connection.
  */
+import type { Statement } from '../db/caller.ts';
 import { ApiError } from './errors.ts';
 import {
 	OPERATORS,
@@ -35,11 +36,6 @@ export class SchemaMiss extends Error {
 		super(error.message);
 		this.error = error;
 	}
-}
-
-export interface Statement {
-	text: string;
-	values: unknown[];
 }
 
 /** Output shape of the final statement's row: `total`, `page`, `body`. */
