@@ -16,14 +16,12 @@ import { Executor, restPoolSize, type RequestSettings } from './executor.ts';
 import { SchemaMiss } from './lookup.ts';
 import { fromPgError, isPgError } from './pg-errors.ts';
 import { planRequest, type ActionPlan } from './planner.ts';
-import { qi, type BuiltQuery } from './render.ts';
+import { qi, renderRead, SqlBuilder, type BuiltQuery } from './render.ts';
 import { renderCall, renderMutate } from './render-write.ts';
-import { renderRead } from './render.ts';
 import { parseRequest, type ApiRequest } from './request.ts';
 import { outcomeCheck, respond, type Reply } from './respond.ts';
 import { SchemaCache, type SchemaSnapshot } from './schema-cache.ts';
 import { TokenCheck } from './token.ts';
-import { SqlBuilder } from './render.ts';
 
 /** Tunables, from the environment so the stack's config file need not change. */
 const MAX_BODY_BYTES = Number(process.env.PARLEY_REST_MAX_BODY_BYTES ?? 4 * 1024 * 1024);

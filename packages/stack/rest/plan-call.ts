@@ -8,9 +8,8 @@ import { errors } from './errors.ts';
 import { closest, SchemaMiss } from './lookup.ts';
 import { parseQuery } from './parser.ts';
 import type { CallArgs, CallPlan, ReadShape } from './plan.ts';
-import { planRead, QueryPlanner, rootPage, type ReadSource } from './plan-read.ts';
-import type { MediaType } from './media.ts';
-import type { Preferences } from './prefer.ts';
+import { planRead, QueryPlanner, rootPage } from './plan-read.ts';
+import type { ApiRequest } from './request.ts';
 import {
 	findFunctions,
 	findTable,
@@ -91,23 +90,15 @@ export function functionResultTable(snap: SchemaSnapshot, fn: PgFunction): Table
 	};
 }
 
-/** What a call is planned from. */
-export interface CallRequest {
-	schema: string;
-	name: string;
-	isRead: boolean;
-	params: URLSearchParams;
-	body: unknown;
-	rawBody: string;
-	prefs: Preferences;
-	media: MediaType;
-	maxRows: number;
-	range?: ReadSource['range'];
-}
+/** What a call is planned from: the request, of which the path named a function. */
+export type CallRequest = Pick<
+	ApiRequest,
+	'schema' | 'isRead' | 'params' | 'body' | 'rawBody' | 'prefs' | 'media' | 'range'
+>;
 
 /** The plan of the call `c`. */
-export function planCall(snap: SchemaSnapshot, c: CallRequest): CallPlan {
-	const fns = findFunctions(snap, c.schema, c.name);
+export function planCall(snap: SchemaSnapshot, c: CallRequest, name: string, maxRows: number): CallPlan {
+	const fns = findFunctions(snap, c.schema, name);
 	let picked: ReturnType<typeof pickFunction>;
 	let p: QueryPlanner;
 	let values: Record<string, unknown>;
@@ -125,7 +116,7 @@ export function planCall(snap: SchemaSnapshot, c: CallRequest): CallPlan {
 		values = (c.body ?? {}) as Record<string, unknown>;
 		picked = pickFunction(fns, single ? [] : Object.keys(values), single);
 	}
-	if (!picked) throw functionMiss(snap, c.schema, c.name, Object.keys(values));
+	if (!picked) throw functionMiss(snap, c.schema, name, Object.keys(values));
 	const fn = picked.fn;
 	const args: CallArgs = picked.wholeBody
 		? { wholeBody: true, json: c.rawBody.trim() || '{}' }
@@ -138,7 +129,7 @@ export function planCall(snap: SchemaSnapshot, c: CallRequest): CallPlan {
 		stripNulls: c.media.stripNulls
 	};
 	if (fn.returns === 'composite') {
-		const read = planRead(p, functionResultTable(snap, fn), shape, { maxRows: c.maxRows, range: c.range });
+		const read = planRead(p, functionResultTable(snap, fn), shape, { maxRows, range: c.range });
 		return { ...shape, fn, args, read };
 	}
 	// The root level is not marked used: a `limit` or `offset` on it fails in checkLevels.
@@ -150,5 +141,5 @@ export function planCall(snap: SchemaSnapshot, c: CallRequest): CallPlan {
 			'select, filters and order apply to functions returning rows (composite types), not scalars'
 		);
 	p.checkLevels();
-	return { ...shape, fn, args, ...rootPage(root, c.maxRows, c.range) };
+	return { ...shape, fn, args, ...rootPage(root, maxRows, c.range) };
 }

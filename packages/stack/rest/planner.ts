@@ -20,8 +20,7 @@ export type ActionPlan =
 /** The plan of `api`; `maxRows` caps what a read or call returns. */
 export function planRequest(snap: SchemaSnapshot, api: ApiRequest, maxRows: number): ActionPlan {
 	const { media, prefs } = api;
-	if (api.target.kind === 'rpc')
-		return { kind: 'call', call: planCall(snap, { ...api, name: api.target.name, maxRows }) };
+	if (api.target.kind === 'rpc') return { kind: 'call', call: planCall(snap, api, api.target.name, maxRows) };
 	const table = tableOf(snap, api.schema, api.target.name);
 	const p = new QueryPlanner(snap, parseQuery(api.params));
 	const shape = { single: media.kind === 'object', stripNulls: media.stripNulls };
