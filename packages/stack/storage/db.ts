@@ -1,9 +1,10 @@
 /**
  * Database access of the storage service. Requests run as their caller, as Supabase Storage
  * runs them: connections become `authenticator` (as the REST service's do), and each request's
- * transaction sets the JWT's role and claims with `set_config(..., true)`, so row-level security
- * on storage.objects and storage.buckets applies (service_role bypasses it). A small superuser
- * pool serves what Supabase Storage does "as super user": bucket limits and public objects.
+ * transaction sets the JWT's role and claims (db/caller.ts, shared with REST and Realtime), so
+ * row-level security on storage.objects and storage.buckets applies (service_role bypasses it).
+ * A small superuser pool serves what Supabase Storage does "as super user": bucket limits and
+ * public objects.
  */
 import pg from 'pg';
 import { actAsCaller, callerTransaction } from '../db/caller.ts';
