@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { actAsCaller, callerTransaction, type CallerSettings } from '../db/caller.ts';
 import type { Claims } from '../jwt.ts';
 
 export type Extension = 'broadcast' | 'presence';
@@ -24,31 +25,26 @@ export class AuthorizationError extends Error {
 	override name = 'AuthorizationError';
 }
 
-async function actAs(client: pg.PoolClient, topic: string, claims: Claims): Promise<void> {
-	await client.query(
-		`select set_config('role', $1, true), set_config('realtime.topic', $2, true),
-			set_config('request.jwt.claims', $3, true), set_config('request.jwt.claim.sub', $4, true),
-			set_config('request.jwt.claim.role', $1, true), set_config('request.headers', '{}', true)`,
-		[String(claims.role), topic, JSON.stringify(claims), claims.sub ?? '']
-	);
+/** The caller's settings for a check on `topic`, with the names Supabase Realtime sets. */
+function callerOf(topic: string, claims: Claims): CallerSettings {
+	return {
+		role: String(claims.role),
+		claims: JSON.stringify(claims),
+		legacySub: String(claims.sub ?? ''),
+		headers: '{}',
+		extra: [['realtime.topic', topic]]
+	};
 }
 
+/** Runs a check in a transaction that is always rolled back; any failure is a refusal. */
 async function inRolledBackTransaction<T>(
 	pool: pg.Pool,
 	fn: (client: pg.PoolClient) => Promise<T>
 ): Promise<T> {
-	const client = await pool.connect().catch((error: Error) => {
-		throw new AuthorizationError(`database unavailable: ${error.message}`);
-	});
-	let broken = false;
 	try {
-		await client.query('begin');
-		return await fn(client);
+		return await callerTransaction(pool, fn, { rollback: true });
 	} catch (error) {
 		throw error instanceof AuthorizationError ? error : new AuthorizationError((error as Error).message);
-	} finally {
-		await client.query('rollback').catch(() => (broken = true));
-		client.release(broken);
 	}
 }
 
@@ -60,7 +56,7 @@ export async function readPermissions(pool: pg.Pool, topic: string, claims: Clai
 			`insert into realtime.messages (id, topic, extension) values ($1, $3, 'broadcast'), ($2, $3, 'presence')`,
 			[ids.broadcast, ids.presence, topic]
 		);
-		await actAs(client, topic, claims);
+		await actAsCaller(client, callerOf(topic, claims));
 		const { rows } = await client.query<{ id: string }>(
 			`select id from realtime.messages where id = any($1::uuid[]) and topic = $2 and extension in ('broadcast', 'presence')`,
 			[[ids.broadcast, ids.presence], topic]
@@ -73,7 +69,7 @@ export async function readPermissions(pool: pg.Pool, topic: string, claims: Clai
 /** Which extensions `claims` may send to private `topic`. */
 export async function writePermissions(pool: pg.Pool, topic: string, claims: Claims): Promise<Permissions> {
 	return inRolledBackTransaction(pool, async (client) => {
-		await actAs(client, topic, claims);
+		await actAsCaller(client, callerOf(topic, claims));
 		const result: Permissions = { broadcast: false, presence: false };
 		for (const extension of ['broadcast', 'presence'] as const) {
 			await client.query('savepoint probe');

@@ -1,6 +1,6 @@
 /**
  * Executor: runs a request's statements in one transaction and one network round trip. The
- * settings (role, claims, headers, search_path, role timeouts), an optional `explain` and the
+ * settings (role, claims, headers, search_path, role timeouts; db/caller.ts), an optional `explain` and the
  * query go out as one extended-protocol batch closed by a single Sync, so PostgreSQL runs them as
  * one implicit transaction: committed at the Sync, rolled back whole if any statement fails, and
  * answered with one ReadyForQuery. Requests whose outcome depends on their result (`decide`) or is
@@ -14,7 +14,7 @@ import pg from 'pg';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
-import type { Statement } from './sql.ts';
+import { callerStatement, type CallerSettings, type Statement } from '../db/caller.ts';
 
 /** pg's own conversion of JavaScript parameter values (arrays, dates, buffers) to wire values. */
 const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
@@ -50,35 +50,8 @@ function brokenConnection(e: unknown): Error | undefined {
 const BEGIN = 'begin isolation level read committed';
 const BEGIN_READ_ONLY = 'begin isolation level read committed read only';
 
-/**
- * `select pg_catalog.set_config($1, $2, true), ...` for `count` settings (name, value pairs): the
- * statement a request runs first to set its role, claims and request details. Its text depends
- * only on the count, so it is prepared once per connection.
- */
-const settingsTexts: string[] = [];
-export function settingsText(count: number): string {
-	let text = settingsTexts[count];
-	if (!text) {
-		const calls = Array.from(
-			{ length: count },
-			(_, i) => `pg_catalog.set_config($${2 * i + 1}, $${2 * i + 2}, true)`
-		);
-		settingsTexts[count] = text = `select ${calls.join(', ')}`;
-	}
-	return text;
-}
-
-/** What a request sets with `set_config(..., true)` before its query. */
-export interface RequestSettings {
-	role: string;
-	searchPath: string;
-	claims: string;
-	method: string;
-	path: string;
-	headers: string;
-	/** Extra settings such as the role's `statement_timeout` and `Prefer: timezone`. */
-	extra: [string, string][];
-}
+/** What a request sets before its query: its caller, search_path and request details. */
+export type RequestSettings = CallerSettings;
 
 export interface RunOptions {
 	readOnly: boolean;
@@ -283,24 +256,6 @@ export class Executor {
 		return { name, text: s.text, values };
 	}
 
-	#settingsStatement(s: RequestSettings, readOnly: boolean): Statement {
-		const pairs: [string, string][] = [
-			['search_path', s.searchPath],
-			['role', s.role],
-			['request.jwt.claims', s.claims],
-			['request.method', s.method],
-			['request.path', s.path],
-			['request.headers', s.headers],
-			['request.cookies', '{}'],
-			...s.extra
-		];
-		// The implicit transaction's equivalent of `begin read only`.
-		if (readOnly) pairs.push(['transaction_read_only', 'on']);
-		const values: string[] = [];
-		for (const [k, v] of pairs) values.push(k, v);
-		return { text: settingsText(pairs.length), values };
-	}
-
 	#batch(client: pg.PoolClient, statements: BatchStatement[]): Promise<WireResult[]> {
 		let prepared = this.#prepared.get(client);
 		if (!prepared) {
@@ -338,7 +293,7 @@ export class Executor {
 		const explicit = Boolean(o.decide || o.rollback);
 		const statements: BatchStatement[] = [];
 		if (explicit) statements.push(this.#named({ text: o.readOnly ? BEGIN_READ_ONLY : BEGIN, values: [] }));
-		statements.push(this.#named(this.#settingsStatement(o.settings, o.readOnly && !explicit)));
+		statements.push(this.#named(callerStatement(o.settings, o.readOnly && !explicit)));
 		if (o.explain) statements.push(this.#named(o.explain));
 		statements.push(this.#named(o.main));
 		const outcome = (results: WireResult[]): RunResult => ({

@@ -1,20 +1,13 @@
 /**
  * Parser of PostgREST's URL grammar: `select` trees (aliases, casts, JSON paths, embeds with
  * hints and `!inner`), horizontal filters with operators, quantifiers and `not.`, `or`/`and`
- * logic trees, `order`, `limit`/`offset` (also on embedded resources), and the `Prefer` header.
- * It only checks syntax; names are validated against the schema cache by the SQL builder.
+ * logic trees, `order`, `limit`/`offset` (also on embedded resources). It only checks syntax
+ * (the shared lexical layer is syntax.ts); names are resolved against the schema cache by the planner.
  */
-import { ApiError, parseError, unsupported } from './errors.ts';
+import { errors } from './errors.ts';
+import { Cursor, parseField, splitTopLevel, unquote, type FieldRef } from './syntax.ts';
 
-export interface JsonStep {
-	arrow: '->' | '->>';
-	key: string;
-}
-
-export interface FieldRef {
-	name: string;
-	json: JsonStep[];
-}
+export type { FieldRef, JsonStep } from './syntax.ts';
 
 export type SelectItem =
 	| { kind: 'star' }
@@ -101,83 +94,6 @@ export interface ParsedQuery {
 
 const RESERVED = new Set(['select', 'order', 'limit', 'offset', 'columns', 'on_conflict', 'or', 'and']);
 
-function isNameChar(s: string, i: number): boolean {
-	const c = s[i];
-	if (c === undefined) return false;
-	if (c === '-') return s[i + 1] !== '>';
-	return !',.:()!"\'*\\ \t\n'.includes(c) && !(c === '-' && s[i + 1] === '>');
-}
-
-/** A small cursor over a string with the helpers the grammars below share. */
-class Cursor {
-	s: string;
-	i = 0;
-	what: string;
-	constructor(s: string, what: string) {
-		this.s = s;
-		this.what = what;
-	}
-	get done(): boolean {
-		return this.i >= this.s.length;
-	}
-	peek(n = 0): string {
-		return this.s[this.i + n] ?? '';
-	}
-	startsWith(t: string): boolean {
-		return this.s.startsWith(t, this.i);
-	}
-	eat(t: string): boolean {
-		if (!this.startsWith(t)) return false;
-		this.i += t.length;
-		return true;
-	}
-	expect(t: string): void {
-		if (!this.eat(t)) this.fail(`expecting "${t}"`);
-	}
-	fail(expecting: string): never {
-		const at = this.done ? 'end of input' : `"${this.peek()}"`;
-		throw parseError(`${this.what} (${this.s})`, `unexpected ${at} ${expecting}`.trim());
-	}
-	/** An identifier: a double-quoted string or a run of name characters. */
-	name(): string {
-		if (this.peek() === '"') return this.quoted();
-		const start = this.i;
-		while (isNameChar(this.s, this.i)) this.i++;
-		if (this.i === start) this.fail('expecting a name');
-		return this.s.slice(start, this.i);
-	}
-	quoted(): string {
-		this.expect('"');
-		let out = '';
-		while (!this.done && this.peek() !== '"') {
-			if (this.peek() === '\\' && this.i + 1 < this.s.length) this.i++;
-			out += this.s[this.i++];
-		}
-		this.expect('"');
-		return out;
-	}
-}
-
-function parseField(c: Cursor): FieldRef {
-	const name = c.name();
-	const json: JsonStep[] = [];
-	for (;;) {
-		const arrow = c.eat('->>') ? '->>' : c.eat('->') ? '->' : null;
-		if (!arrow) break;
-		let k: string;
-		if (c.peek() === '"') k = c.quoted();
-		else {
-			const start = c.i;
-			if (c.peek() === '-') c.i++;
-			while (isNameChar(c.s, c.i)) c.i++;
-			if (c.i === start) c.fail('expecting a JSON key');
-			k = c.s.slice(start, c.i);
-		}
-		json.push({ arrow, key: k });
-	}
-	return { name, json };
-}
-
 function parseSelectItems(c: Cursor, nested: boolean): SelectItem[] {
 	const items: SelectItem[] = [];
 	for (;;) {
@@ -196,7 +112,7 @@ function parseSelectItems(c: Cursor, nested: boolean): SelectItem[] {
 
 function parseSelectItem(c: Cursor): SelectItem {
 	if (c.eat('*')) return { kind: 'star' };
-	if (c.startsWith('...')) throw unsupported('Spread embedding (`...`)');
+	if (c.startsWith('...')) throw errors.unsupported('Spread embedding (`...`)');
 	let alias: string | undefined;
 	const save = c.i;
 	const first = c.name();
@@ -218,7 +134,7 @@ function parseSelectItem(c: Cursor): SelectItem {
 		}
 		c.expect('(');
 		if (c.peek() === ')' && c.s[start - 1] !== ':' && /^(count|sum|avg|max|min)$/.test(name))
-			throw new ApiError(400, 'PGRST123', 'Use of aggregate functions is not allowed');
+			throw errors.aggregatesNotAllowed();
 		const children = parseSelectItems(c, true);
 		c.expect(')');
 		return { kind: 'embed', name, alias, hint, inner, children };
@@ -233,7 +149,7 @@ function parseSelectItem(c: Cursor): SelectItem {
 		c.i += m[0].length;
 	}
 	if (c.peek() === '.' && /^\.(count|sum|avg|max|min)\(/.test(c.s.slice(c.i)))
-		throw new ApiError(400, 'PGRST123', 'Use of aggregate functions is not allowed');
+		throw errors.aggregatesNotAllowed();
 	return { kind: 'field', field, alias, cast };
 }
 
@@ -243,36 +159,6 @@ export function parseSelect(value: string): SelectItem[] {
 	const items = parseSelectItems(c, false);
 	if (!c.done) c.fail('expecting end of select');
 	return items;
-}
-
-/** Splits `a,b,(c,d),"e,f"` at top-level commas. */
-function splitTopLevel(s: string, what: string): string[] {
-	const parts: string[] = [];
-	let depth = 0;
-	let quoted = false;
-	let start = 0;
-	for (let i = 0; i < s.length; i++) {
-		const ch = s[i];
-		if (quoted) {
-			if (ch === '\\') i++;
-			else if (ch === '"') quoted = false;
-		} else if (ch === '"') quoted = true;
-		else if (ch === '(' || ch === '{' || ch === '[') depth++;
-		else if (ch === ')' || ch === '}' || ch === ']') {
-			if (--depth < 0) throw parseError(`${what} (${s})`, 'unbalanced parentheses');
-		} else if (ch === ',' && depth === 0) {
-			parts.push(s.slice(start, i));
-			start = i + 1;
-		}
-	}
-	if (depth !== 0 || quoted) throw parseError(`${what} (${s})`, 'unbalanced parentheses or quotes');
-	parts.push(s.slice(start));
-	return parts;
-}
-
-function unquote(v: string): string {
-	if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) return v.slice(1, -1).replace(/\\(.)/g, '$1');
-	return v;
 }
 
 /** Parses `op.value` (with `not.` prefix) as a filter on `field`. */
@@ -285,42 +171,43 @@ export function parseOperation(text: string, field: FieldRef, inLogic = false): 
 		rest = rest.slice(4);
 	}
 	const m = /^([a-z]+)(?:\(([^)]*)\))?\./.exec(rest);
-	if (!m) throw parseError(what, 'expecting an operator followed by "."');
+	if (!m) throw errors.parse(what, 'expecting an operator followed by "."');
 	const [head, op, modifier] = m;
 	let value = rest.slice(head.length);
 	if (inLogic) value = unquote(value);
 	let operation: Operation;
 	if (op === 'in') {
-		if (modifier !== undefined) throw parseError(what);
-		if (!value.startsWith('(') || !value.endsWith(')')) throw parseError(what, 'expecting "(" values ")"');
+		if (modifier !== undefined) throw errors.parse(what);
+		if (!value.startsWith('(') || !value.endsWith(')')) throw errors.parse(what, 'expecting "(" values ")"');
 		const inner = value.slice(1, -1);
 		const values = inner === '' ? [] : splitTopLevel(inner, 'filter').map((v) => unquote(v));
 		operation = { op: 'in', values };
 	} else if (op === 'is') {
-		if (modifier !== undefined) throw parseError(what);
+		if (modifier !== undefined) throw errors.parse(what);
 		const v = value.toLowerCase();
 		if (!['null', 'not_null', 'true', 'false', 'unknown'].includes(v))
-			throw parseError(what, 'expecting null, not_null, true, false or unknown');
+			throw errors.parse(what, 'expecting null, not_null, true, false or unknown');
 		operation = { op: 'is', value: v as 'null' };
 	} else if (FTS.has(op)) {
-		if (modifier !== undefined && !/^[A-Za-z_][A-Za-z0-9_.]*$/.test(modifier)) throw parseError(what);
+		if (modifier !== undefined && !/^[A-Za-z_][A-Za-z0-9_.]*$/.test(modifier)) throw errors.parse(what);
 		operation = { op: op as 'fts', value, config: modifier };
 	} else if (op in OPERATORS) {
 		if (modifier !== undefined) {
-			if ((modifier !== 'any' && modifier !== 'all') || !QUANTIFIABLE.has(op)) throw parseError(what);
-			if (!value.startsWith('{') || !value.endsWith('}')) throw parseError(what, 'expecting "{" values "}"');
+			if ((modifier !== 'any' && modifier !== 'all') || !QUANTIFIABLE.has(op)) throw errors.parse(what);
+			if (!value.startsWith('{') || !value.endsWith('}'))
+				throw errors.parse(what, 'expecting "{" values "}"');
 			operation = { op, value, quantifier: modifier };
 		} else operation = { op, value };
-	} else throw parseError(what, `unknown operator "${op}"`);
+	} else throw errors.parse(what, `unknown operator "${op}"`);
 	return { kind: 'filter', field, negate, operation };
 }
 
 /** Parses a logic tree value `(a.eq.1,or(b.gt.2,c.is.null))`. */
 export function parseLogic(op: 'and' | 'or', negate: boolean, value: string): LogicTree {
 	const what = `logic tree (${value})`;
-	if (!value.startsWith('(') || !value.endsWith(')')) throw parseError(what, 'expecting "(" ... ")"');
+	if (!value.startsWith('(') || !value.endsWith(')')) throw errors.parse(what, 'expecting "(" ... ")"');
 	const inner = value.slice(1, -1);
-	if (inner.trim() === '') throw parseError(what, 'expecting a filter');
+	if (inner.trim() === '') throw errors.parse(what, 'expecting a filter');
 	const children = splitTopLevel(inner, 'logic tree').map((part): Filter | LogicTree => {
 		let p = part;
 		let neg = false;
@@ -332,7 +219,7 @@ export function parseLogic(op: 'and' | 'or', negate: boolean, value: string): Lo
 		if (lm) return parseLogic(lm[1] as 'and' | 'or', neg, p.slice(lm[1].length));
 		const c = new Cursor(p, 'logic tree');
 		const field = parseField(c);
-		if (!c.eat('.')) throw parseError(what, `expecting "." after a field in (${part})`);
+		if (!c.eat('.')) throw errors.parse(what, `expecting "." after a field in (${part})`);
 		const f = parseOperation((neg ? 'not.' : '') + p.slice(c.i), field, true);
 		return f;
 	});
@@ -368,7 +255,7 @@ export function parseOrder(value: string): OrderTerm[] {
 }
 
 function parseCount(value: string, what: string): number {
-	if (!/^\d{1,15}$/.test(value)) throw parseError(what, 'expecting a non-negative integer');
+	if (!/^\d{1,15}$/.test(value)) throw errors.parse(what, 'expecting a non-negative integer');
 	return Number(value);
 }
 
@@ -392,7 +279,7 @@ export function parseQuery(params: URLSearchParams, rpcArgNames?: Set<string>): 
 		}
 		if (rawKey === 'columns') {
 			q.columns = splitTopLevel(value, 'columns').map((s) => unquote(s.trim()));
-			if (q.columns.some((c) => c === '')) throw parseError(`columns (${value})`);
+			if (q.columns.some((c) => c === '')) throw errors.parse(`columns (${value})`);
 			continue;
 		}
 		if (rawKey === 'on_conflict') {
@@ -434,72 +321,11 @@ export function parseQuery(params: URLSearchParams, rpcArgNames?: Set<string>): 
 		else if (last === 'offset') level(path).offset = parseCount(value, `offset (${value})`);
 		else if (last === 'and' || last === 'or') level(path).logic.push(parseLogic(last, negate, value));
 		else {
-			if (last !== null && RESERVED.has(last)) throw parseError(`parameter (${rawKey})`);
+			if (last !== null && RESERVED.has(last)) throw errors.parse(`parameter (${rawKey})`);
 			const field = fieldPart ?? { name: last!, json: [] };
 			const filter = parseOperation(value, field);
 			level(path).filters.push(filter);
 		}
 	}
 	return q;
-}
-
-export interface Preferences {
-	return?: 'minimal' | 'headers-only' | 'representation';
-	count?: 'exact' | 'planned' | 'estimated';
-	resolution?: 'merge-duplicates' | 'ignore-duplicates';
-	missing?: 'default' | 'null';
-	tx?: 'commit' | 'rollback';
-	handling?: 'strict' | 'lenient';
-	maxAffected?: number;
-	params?: 'single-object';
-	timezone?: string;
-	/** Preferences understood, echoed in `Preference-Applied`. */
-	applied: string[];
-	invalid: string[];
-}
-
-/** Parses `Prefer` headers (comma- or header-separated `key=value` items). */
-export function parsePrefer(header: string | string[] | undefined): Preferences {
-	const out: Preferences = { applied: [], invalid: [] };
-	const items = (Array.isArray(header) ? header.join(',') : (header ?? ''))
-		.split(/[,;]/)
-		.map((s) => s.trim())
-		.filter(Boolean);
-	for (const item of items) {
-		const [k, v = ''] = item.split('=', 2).map((s) => s.trim());
-		const ok = (cond: boolean) => (cond ? true : (out.invalid.push(item), false));
-		switch (k) {
-			case 'return':
-				if (ok(['minimal', 'headers-only', 'representation'].includes(v))) out.return = v as 'minimal';
-				break;
-			case 'count':
-				if (ok(['exact', 'planned', 'estimated'].includes(v))) out.count = v as 'exact';
-				break;
-			case 'resolution':
-				if (ok(['merge-duplicates', 'ignore-duplicates'].includes(v)))
-					out.resolution = v as 'merge-duplicates';
-				break;
-			case 'missing':
-				if (ok(['default', 'null'].includes(v))) out.missing = v as 'default';
-				break;
-			case 'tx':
-				if (ok(['commit', 'rollback'].includes(v))) out.tx = v as 'commit';
-				break;
-			case 'handling':
-				if (ok(['strict', 'lenient'].includes(v))) out.handling = v as 'strict';
-				break;
-			case 'max-affected':
-				if (ok(/^\d{1,15}$/.test(v))) out.maxAffected = Number(v);
-				break;
-			case 'params':
-				if (ok(v === 'single-object')) out.params = 'single-object';
-				break;
-			case 'timezone':
-				if (ok(/^[A-Za-z0-9_+\-/]{1,64}$/.test(v))) out.timezone = v;
-				break;
-			default:
-				out.invalid.push(item);
-		}
-	}
-	return out;
 }

@@ -1,12 +1,13 @@
 /**
  * Database access of the storage service. Requests run as their caller, as Supabase Storage
  * runs them: connections become `authenticator` (as the REST service's do), and each request's
- * transaction sets the JWT's role and claims with `set_config(..., true)`, so row-level security
- * on storage.objects and storage.buckets applies (service_role bypasses it). A small superuser
- * pool serves what Supabase Storage does "as super user": bucket limits and public objects.
+ * transaction sets the JWT's role and claims (db/caller.ts, shared with REST and Realtime), so
+ * row-level security on storage.objects and storage.buckets applies (service_role bypasses it).
+ * A small superuser pool serves what Supabase Storage does "as super user": bucket limits and
+ * public objects.
  */
 import pg from 'pg';
-import { settingsText } from '../rest/executor.ts';
+import { actAsCaller, callerTransaction } from '../db/caller.ts';
 import type { Claims } from '../jwt.ts';
 
 /** A verified caller. */
@@ -27,20 +28,6 @@ export interface RequestInfo {
 	canDelete?: boolean;
 }
 
-const SETTINGS = [
-	'role',
-	'request.jwt.claim.role',
-	'request.jwt',
-	'request.jwt.claim.sub',
-	'request.jwt.claims',
-	'request.method',
-	'request.path',
-	'request.headers',
-	'storage.operation',
-	'storage.can_delete'
-];
-const SETTINGS_SQL = settingsText(SETTINGS.length);
-
 export class StorageDatabase {
 	readonly #callers: pg.Pool;
 	/** Superuser connections, for what runs without the caller's policies. */
@@ -57,43 +44,32 @@ export class StorageDatabase {
 	}
 
 	/** Runs `fn` in one transaction as the caller; commits when it resolves, else rolls back. */
-	async asCaller<T>(
+	asCaller<T>(
 		who: Identity,
 		request: RequestInfo,
 		fn: (client: pg.PoolClient) => Promise<T>,
 		options: { readOnly?: boolean } = {}
 	): Promise<T> {
-		const client = await this.#callers.connect();
-		let broken: Error | undefined;
-		try {
-			await client.query(options.readOnly ? 'begin read only' : 'begin');
-			const values = [
-				who.role,
-				who.role,
-				who.token,
-				typeof who.claims.sub === 'string' ? who.claims.sub : '',
-				JSON.stringify(who.claims),
-				request.method,
-				request.path,
-				request.headers,
-				request.operation,
-				request.canDelete ? 'true' : 'false'
-			];
-			await client.query(
-				SETTINGS_SQL,
-				SETTINGS.flatMap((name, i) => [name, values[i]])
-			);
-			const result = await fn(client);
-			await client.query('commit');
-			return result;
-		} catch (error) {
-			await client.query('rollback').catch((e: Error) => (broken = e));
-			// Errors without a SQLSTATE come from the connection itself: do not reuse it.
-			if (!(error as { code?: unknown }).code) broken ??= error as Error;
-			throw error;
-		} finally {
-			client.release(broken);
-		}
+		return callerTransaction(
+			this.#callers,
+			async (client) => {
+				await actAsCaller(client, {
+					role: who.role,
+					claims: JSON.stringify(who.claims),
+					legacySub: typeof who.claims.sub === 'string' ? who.claims.sub : '',
+					token: who.token,
+					method: request.method,
+					path: request.path,
+					headers: request.headers,
+					extra: [
+						['storage.operation', request.operation],
+						['storage.can_delete', request.canDelete ? 'true' : 'false']
+					]
+				});
+				return fn(client);
+			},
+			options
+		);
 	}
 
 	async close(): Promise<void> {

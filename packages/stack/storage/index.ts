@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayContext, Service } from '../gateway.ts';
 import type { ServiceDeps } from '../services.ts';
 import type { StackConfig } from '../config.ts';
+import { roleOf } from '../db/caller.ts';
 import { JwtError, verifyJwt } from '../jwt.ts';
 import { bucketHandlers } from './buckets.ts';
 import type { Call, StorageContext } from './context.ts';
@@ -62,8 +63,7 @@ export function createStorageService(deps: ServiceDeps): StorageService {
 	async function authenticate(ctx: GatewayContext): Promise<Identity> {
 		try {
 			const claims = await verifyJwt(ctx.token, config.jwtSecret);
-			const role = typeof claims.role === 'string' && claims.role !== '' ? claims.role : 'anon';
-			return { claims, role, token: ctx.token };
+			return { claims, role: roleOf(claims), token: ctx.token };
 		} catch (error) {
 			if (error instanceof JwtError && error.reason === 'expired') throw ERRORS.accessDenied('jwt expired');
 			throw ERRORS.accessDenied('invalid signature');
