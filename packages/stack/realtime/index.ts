@@ -5,8 +5,9 @@
  * HTTP broadcast API. `postgres_changes` is not supported (joins get a clear `system` error).
  *
  * Modules: protocol (frames), connection (one socket), hub (topics, fan-out), presence,
- * authorization (RLS checks), db-broadcast (logical replication, pgoutput.ts), reauthorize (checks
- * again after changes that can revoke access), http-api, tokens, options.
+ * authorization (RLS checks), replication (the logical replication session; replication-stream
+ * routes its changes to handlers: db-broadcast, authorization-changes), janitor (old messages),
+ * reauthorize (checks again after changes that can revoke access), http-api, tokens, options.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -16,7 +17,10 @@ import type { Service } from '../gateway.ts';
 import type { ServiceDeps } from '../services.ts';
 import { Connection, type ConnectionContext } from './connection.ts';
 import { readPermissions, writePermissions } from './authorization.ts';
-import { startDbBroadcast, type DbBroadcaster } from './db-broadcast.ts';
+import { authorizationChanges } from './authorization-changes.ts';
+import { databaseBroadcasts } from './db-broadcast.ts';
+import { startJanitor, type Janitor } from './janitor.ts';
+import { startReplication, type Replication } from './replication.ts';
 import { createReauthorizer, type Reauthorizer } from './reauthorize.ts';
 import { handleHttp } from './http-api.ts';
 import { Hub } from './hub.ts';
@@ -53,13 +57,14 @@ export function createRealtimeService(
 		deps.log ? deps.log('realtime', message) : console.error(`[realtime] ${message}`);
 	const hub = new Hub();
 	let pool: pg.Pool | null = null;
-	let db: DbBroadcaster | null = null;
+	let replication: Replication | null = null;
+	let janitor: Janitor | null = null;
 	let reauthorizer: Reauthorizer | null = null;
 	const sockets = new Set<Connection>();
 	let closed = false;
 
 	// Started on first use, so a stack that never touches Realtime opens no connections for it.
-	function start(): { pool: pg.Pool; db: DbBroadcaster } {
+	function start(): { pool: pg.Pool; replication: Replication; janitor: Janitor } {
 		if (!pool) {
 			pool = new pg.Pool({
 				connectionString: deps.dbUrl,
@@ -68,7 +73,7 @@ export function createRealtimeService(
 			});
 			pool.on('error', (error) => log(`pool error: ${error.message}`));
 		}
-		if (!db) {
+		if (!replication || !janitor) {
 			const checks = pool;
 			// After a change that can revoke access, open channels are checked again (embedded only).
 			const r = createReauthorizer({
@@ -79,18 +84,22 @@ export function createRealtimeService(
 				log
 			});
 			reauthorizer = r;
-			db = startDbBroadcast({
+			// A commit's broadcasts go out before the channels its authorization changes concern are checked.
+			replication = startReplication({
 				dbUrl: deps.dbUrl,
-				hub,
-				onAuthorizationChange: (change) => void r.changed(change),
+				handlers: [databaseBroadcasts(hub, log), authorizationChanges((change) => void r.changed(change))],
 				reconnectMs: options.replicationReconnectMs,
 				statusIntervalMs: options.replicationStatusMs,
+				log
+			});
+			janitor = startJanitor({
+				dbUrl: deps.dbUrl,
 				retentionMs: options.retentionMs,
-				janitorIntervalMs: options.janitorIntervalMs,
+				intervalMs: options.janitorIntervalMs,
 				log
 			});
 		}
-		return { pool, db };
+		return { pool, replication, janitor };
 	}
 
 	const wss = new WebSocketServer({
@@ -162,10 +171,10 @@ export function createRealtimeService(
 		connections: () => sockets.size,
 
 		async ready() {
-			await start().db.ready;
+			await start().replication.ready;
 		},
 
-		purge: () => start().db.purge(),
+		purge: () => start().janitor.purge(),
 
 		async close() {
 			closed = true;
@@ -176,7 +185,8 @@ export function createRealtimeService(
 				conn.ws.terminate();
 			}
 			sockets.clear();
-			await db?.close();
+			janitor?.stop();
+			await replication?.close();
 			await pool?.end().catch(() => {});
 			wss.close();
 		}
