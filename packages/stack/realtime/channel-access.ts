@@ -10,11 +10,15 @@ import { readPermissions, writePermissions, type Permissions } from './authoriza
 import type { ChannelHost, ConnectionContext } from './connection-context.ts';
 import type { Channel } from './hub.ts';
 
-/** What a public channel may do, and a private one before anything is checked. */
+/** What a public channel may do. */
 export const EVERYTHING: Permissions = Object.freeze({ broadcast: true, presence: true });
 
 /** The outcome of a check: one that could not run refuses, and is logged as Supabase logs it. */
-async function refusedOnError(ctx: ConnectionContext, name: string, check: Promise<Permissions>) {
+async function refusedOnError(
+	ctx: ConnectionContext,
+	name: string,
+	check: Promise<Permissions>
+): Promise<Permissions> {
 	try {
 		return await check;
 	} catch (error) {

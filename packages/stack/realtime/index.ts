@@ -58,14 +58,14 @@ export function createRealtimeService(
 		deps.log ? deps.log('realtime', message) : console.error(`[realtime] ${message}`);
 	const hub = new Hub();
 	let pool: pg.Pool | null = null;
-	let replication: Replication | null = null;
-	let janitor: Janitor | null = null;
+	/** What reads and tends the database: the replication session and the janitor. */
+	let db: { replication: Replication; janitor: Janitor } | null = null;
 	let reauthorizer: Reauthorizer | null = null;
 	const sockets = new Set<Connection>();
 	let closed = false;
 
 	// Started on first use, so a stack that never touches Realtime opens no connections for it.
-	function start(): { pool: pg.Pool; replication: Replication; janitor: Janitor } {
+	function start(): { pool: pg.Pool; db: { replication: Replication; janitor: Janitor } } {
 		if (!pool) {
 			pool = new pg.Pool({
 				connectionString: deps.dbUrl,
@@ -74,7 +74,7 @@ export function createRealtimeService(
 			});
 			pool.on('error', (error) => log(`pool error: ${error.message}`));
 		}
-		if (!replication || !janitor) {
+		if (!db) {
 			const checks = pool;
 			// After a change that can revoke access, open channels are checked again (embedded only).
 			const r = createReauthorizer({
@@ -86,21 +86,22 @@ export function createRealtimeService(
 			});
 			reauthorizer = r;
 			// A commit's broadcasts go out before the channels its authorization changes concern are checked.
-			replication = startReplication({
+			const replication = startReplication({
 				dbUrl: deps.dbUrl,
 				handlers: [databaseBroadcasts(hub, log), authorizationChanges((change) => void r.changed(change))],
 				reconnectMs: options.replicationReconnectMs,
 				statusIntervalMs: options.replicationStatusMs,
 				log
 			});
-			janitor = startJanitor({
+			const janitor = startJanitor({
 				dbUrl: deps.dbUrl,
 				retentionMs: options.retentionMs,
 				intervalMs: options.janitorIntervalMs,
 				log
 			});
+			db = { replication, janitor };
 		}
-		return { pool, replication, janitor };
+		return { pool, db };
 	}
 
 	const wss = new WebSocketServer({
@@ -172,10 +173,10 @@ export function createRealtimeService(
 		connections: () => sockets.size,
 
 		async ready() {
-			await start().replication.ready;
+			await start().db.replication.ready;
 		},
 
-		purge: () => start().janitor.purge(),
+		purge: () => start().db.janitor.purge(),
 
 		async close() {
 			closed = true;
@@ -186,8 +187,8 @@ export function createRealtimeService(
 				conn.ws.terminate();
 			}
 			sockets.clear();
-			janitor?.stop();
-			await replication?.close();
+			db?.janitor.stop();
+			await db?.replication.close();
 			await pool?.end().catch(() => {});
 			wss.close();
 		}
