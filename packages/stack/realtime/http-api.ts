@@ -13,6 +13,7 @@ import type { Claims } from '../jwt.ts';
 import { writePermissions } from './authorization.ts';
 import { topicKey, type Hub, type Outgoing } from './hub.ts';
 import type { RealtimeOptions } from './options.ts';
+import { isObject } from './protocol.ts';
 import { checkToken } from './tokens.ts';
 
 export interface HttpApiContext {
@@ -47,10 +48,6 @@ async function deliver(ctx: HttpApiContext, claims: Claims, messages: Message[])
 		if (m.private && !allowed.get(m.topic)) continue;
 		ctx.hub.broadcast(topicKey(m.topic, m.private), m.message);
 	}
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-	return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Handles a request under `/realtime/v1`. */

@@ -5,8 +5,9 @@
  * HTTP broadcast API. `postgres_changes` is not supported (joins get a clear `system` error).
  *
  * Modules: protocol (frames), connection (one socket), hub (topics, fan-out), presence,
- * authorization (RLS checks), db-broadcast (logical replication, pgoutput.ts), reauthorize (checks
- * again after changes that can revoke access), http-api, tokens, options.
+ * authorization (RLS checks), replication (the logical replication session; replication-stream
+ * routes its changes to handlers: db-broadcast, authorization-changes), janitor (old messages),
+ * reauthorize (checks again after changes that can revoke access), http-api, tokens, options.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -14,9 +15,13 @@ import pg from 'pg';
 import { WebSocketServer } from 'ws';
 import type { Service } from '../gateway.ts';
 import type { ServiceDeps } from '../services.ts';
-import { Connection, type ConnectionContext } from './connection.ts';
+import { Connection } from './connection.ts';
+import type { ConnectionContext } from './connection-context.ts';
 import { readPermissions, writePermissions } from './authorization.ts';
-import { startDbBroadcast, type DbBroadcaster } from './db-broadcast.ts';
+import { authorizationChanges } from './authorization-changes.ts';
+import { databaseBroadcasts } from './db-broadcast.ts';
+import { startJanitor, type Janitor } from './janitor.ts';
+import { startReplication, type Replication } from './replication.ts';
 import { createReauthorizer, type Reauthorizer } from './reauthorize.ts';
 import { handleHttp } from './http-api.ts';
 import { Hub } from './hub.ts';
@@ -53,13 +58,14 @@ export function createRealtimeService(
 		deps.log ? deps.log('realtime', message) : console.error(`[realtime] ${message}`);
 	const hub = new Hub();
 	let pool: pg.Pool | null = null;
-	let db: DbBroadcaster | null = null;
+	/** What reads and tends the database: the replication session and the janitor. */
+	let db: { replication: Replication; janitor: Janitor } | null = null;
 	let reauthorizer: Reauthorizer | null = null;
 	const sockets = new Set<Connection>();
 	let closed = false;
 
 	// Started on first use, so a stack that never touches Realtime opens no connections for it.
-	function start(): { pool: pg.Pool; db: DbBroadcaster } {
+	function start(): { pool: pg.Pool; db: { replication: Replication; janitor: Janitor } } {
 		if (!pool) {
 			pool = new pg.Pool({
 				connectionString: deps.dbUrl,
@@ -79,16 +85,21 @@ export function createRealtimeService(
 				log
 			});
 			reauthorizer = r;
-			db = startDbBroadcast({
+			// A commit's broadcasts go out before the channels its authorization changes concern are checked.
+			const replication = startReplication({
 				dbUrl: deps.dbUrl,
-				hub,
-				onAuthorizationChange: (change) => void r.changed(change),
+				handlers: [databaseBroadcasts(hub, log), authorizationChanges((change) => void r.changed(change))],
 				reconnectMs: options.replicationReconnectMs,
 				statusIntervalMs: options.replicationStatusMs,
-				retentionMs: options.retentionMs,
-				janitorIntervalMs: options.janitorIntervalMs,
 				log
 			});
+			const janitor = startJanitor({
+				dbUrl: deps.dbUrl,
+				retentionMs: options.retentionMs,
+				intervalMs: options.janitorIntervalMs,
+				log
+			});
+			db = { replication, janitor };
 		}
 		return { pool, db };
 	}
@@ -162,10 +173,10 @@ export function createRealtimeService(
 		connections: () => sockets.size,
 
 		async ready() {
-			await start().db.ready;
+			await start().db.replication.ready;
 		},
 
-		purge: () => start().db.purge(),
+		purge: () => start().db.janitor.purge(),
 
 		async close() {
 			closed = true;
@@ -176,7 +187,8 @@ export function createRealtimeService(
 				conn.ws.terminate();
 			}
 			sockets.clear();
-			await db?.close();
+			db?.janitor.stop();
+			await db?.replication.close();
 			await pool?.end().catch(() => {});
 			wss.close();
 		}

@@ -1,47 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { parseFrame, parseLsn, parsePgOutput, rowOf, standbyStatusUpdate } from './pgoutput.ts';
-
-/** Builds protocol bytes the way the server writes them. */
-class Writer {
-	parts: Buffer[] = [];
-	byte(v: number | string) {
-		this.parts.push(Buffer.from([typeof v === 'string' ? v.charCodeAt(0) : v]));
-		return this;
-	}
-	int16(v: number) {
-		const b = Buffer.alloc(2);
-		b.writeInt16BE(v);
-		this.parts.push(b);
-		return this;
-	}
-	int32(v: number) {
-		const b = Buffer.alloc(4);
-		b.writeInt32BE(v);
-		this.parts.push(b);
-		return this;
-	}
-	int64(v: bigint) {
-		const b = Buffer.alloc(8);
-		b.writeBigUInt64BE(v);
-		this.parts.push(b);
-		return this;
-	}
-	cstring(v: string) {
-		this.parts.push(Buffer.from(v + '\0'));
-		return this;
-	}
-	text(v: string) {
-		const bytes = Buffer.from(v);
-		return this.byte('t').int32(bytes.length).raw(bytes);
-	}
-	raw(b: Buffer) {
-		this.parts.push(b);
-		return this;
-	}
-	done() {
-		return Buffer.concat(this.parts);
-	}
-}
+import { Writer } from './pgoutput-writer.ts';
 
 describe('pgoutput messages', () => {
 	test('a relation names its schema, table and columns', () => {

@@ -18,6 +18,14 @@ export interface Frame {
 	payload: unknown;
 }
 
+/** What a reply needs of the frame it answers. */
+export type FrameRef = Pick<Frame, 'joinRef' | 'ref' | 'topic'>;
+
+/** Is a decoded payload (or a part of one) a JSON object? */
+export function isObject(value: unknown): value is Record<string, unknown> {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /**
  * A user broadcast whose payload stays encoded: the bytes are fanned out as they came, so a
  * message is serialized once however many sockets receive it.

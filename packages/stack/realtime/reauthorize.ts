@@ -14,7 +14,7 @@
  * What a refused channel is told (a `system` error, then `phx_close`) is up to the connection.
  */
 import type { Permissions } from './authorization.ts';
-import type { AuthorizationChange } from './db-broadcast.ts';
+import type { AuthorizationChange } from './authorization-changes.ts';
 import type { Channel } from './hub.ts';
 
 /** The checks a pass needs, and what to do with their outcome (the connection applies it). */
