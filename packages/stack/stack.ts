@@ -7,7 +7,7 @@ import pg from 'pg';
 import { databaseUrl, type StackConfig } from './config.ts';
 import { startPostgres, assertPortFree } from './postgres.ts';
 import { applyPlatform } from './platform.ts';
-import { migrate } from './migrations.ts';
+import { migrate, type MigrateOptions } from './migrations.ts';
 import { startServices } from './services.ts';
 import { batchSchedulingWanted, useBatchScheduling } from './sched.ts';
 import { defaultStorageDir } from './storage/index.ts';
@@ -27,22 +27,39 @@ export interface RunningStack {
 const ADMIN_TERMINATION = 'terminating connection due to administrator command';
 const SHUTDOWN_REQUEST = /received (smart|fast|immediate) shutdown request/;
 
+function postgresOptions(config: StackConfig) {
+	return {
+		dataDir: config.dataDir,
+		port: config.dbPort,
+		host: config.host,
+		user: config.dbUser,
+		password: config.dbPassword
+	};
+}
+
+function migrateOptions(config: StackConfig): MigrateOptions {
+	return {
+		migrationsDir: config.migrationsDir,
+		migrations: config.migrationsEnabled,
+		seedPaths: config.seedPaths,
+		seed: config.seedEnabled
+	};
+}
+
 export async function startStack(
 	config: StackConfig,
 	log: (line: string) => void = console.log
 ): Promise<RunningStack> {
 	await assertPortFree(config.apiPort, config.host, 'The API gateway');
+	const batch = batchSchedulingWanted(config);
 	// This process is the gateway (sched.ts); what it starts later, such as `npm run dev`'s
 	// Vite and worker, inherits the policy.
-	if (!useBatchScheduling([process.pid]) && batchSchedulingWanted())
+	if (batch && !useBatchScheduling([process.pid]))
 		log('could not switch to SCHED_BATCH (is util-linux `chrt` installed?): running with the default policy');
 	let databaseStopping = false;
 	const postgres = await startPostgres({
-		dataDir: config.dataDir,
-		port: config.dbPort,
-		host: config.host,
-		user: config.dbUser,
-		password: config.dbPassword,
+		...postgresOptions(config),
+		batchScheduling: batch,
 		log: (line) => {
 			if (SHUTDOWN_REQUEST.test(line)) databaseStopping = true;
 			if (/ERROR|FATAL|PANIC|WARNING/.test(line) && !line.includes(ADMIN_TERMINATION))
@@ -54,13 +71,9 @@ export async function startStack(
 		const localUrl = postgres.localUrl(config.dbName);
 		const platform = await applyPlatform(localUrl);
 		if (platform.length) log(`platform layer: applied ${platform.join(', ')}`);
-		const migrated = await migrate(localUrl, {
-			migrationsDir: config.migrationsDir,
-			seedPath: config.seedPath,
-			seed: config.seedEnabled
-		});
+		const migrated = await migrate(localUrl, migrateOptions(config));
 		for (const file of migrated.applied) log(`migration applied: ${file}`);
-		if (migrated.seeded) log('seed applied: supabase/seed.sql');
+		for (const file of migrated.seeded) log(`seed applied: ${file}`);
 		const gateway = await startServices({
 			config,
 			dbUrl: localUrl,
@@ -84,13 +97,7 @@ export async function startStack(
 
 /** Drops and re-creates the project database, then applies platform, migrations and seed. */
 export async function resetDatabase(config: StackConfig, log: (line: string) => void = console.log) {
-	const postgres = await startPostgres({
-		dataDir: config.dataDir,
-		port: config.dbPort,
-		host: config.host,
-		user: config.dbUser,
-		password: config.dbPassword
-	});
+	const postgres = await startPostgres(postgresOptions(config));
 	try {
 		const admin = new pg.Client({ connectionString: databaseUrl(config, 'template1') });
 		await admin.connect();
@@ -100,14 +107,9 @@ export async function resetDatabase(config: StackConfig, log: (line: string) => 
 		// The stored files belonged to the dropped database's objects.
 		rmSync(defaultStorageDir(config), { recursive: true, force: true });
 		await applyPlatform(databaseUrl(config));
-		const migrated = await migrate(databaseUrl(config), {
-			migrationsDir: config.migrationsDir,
-			seedPath: config.seedPath,
-			seed: config.seedEnabled
-		});
-		log(
-			`database reset: ${migrated.applied.length} migrations applied${migrated.seeded ? ', seed applied' : ''}`
-		);
+		const migrated = await migrate(databaseUrl(config), migrateOptions(config));
+		const seeded = migrated.seeded.length ? `, seed applied (${migrated.seeded.join(', ')})` : '';
+		log(`database reset: ${migrated.applied.length} migrations applied${seeded}`);
 	} finally {
 		await postgres.stop();
 	}
