@@ -1,49 +1,65 @@
-#!/usr/bin/env node
 /**
- * `npm run stack` (start, foreground), `npm run stack:status`, `npm run db:reset`.
- * Problems a user can fix end with a one-line message and exit code 1.
+ * `parley-stack start | status | db reset [--workdir DIR]`: runs the Supabase project in DIR
+ * (default: the current folder) on the embedded stack. Problems a user can fix end with one
+ * line on stderr: exit code 2 for a mistaken command line, 1 for everything else.
  */
-import { loadConfig } from './config.ts';
-import { startStack, resetDatabase } from './stack.ts';
+import { loadConfig, ConfigError, type StackConfig } from './config.ts';
+import { startStack, resetDatabase, stackRunning } from './stack.ts';
 import { StackError } from './postgres.ts';
 import { MigrationError } from './migrations.ts';
 import { ensureEnvFile, stackEnv } from './env-file.ts';
 import { formatStatus } from './status.ts';
-
-const command = process.argv[2] ?? 'start';
-const config = loadConfig();
+import { parseArgs, UsageError, USAGE } from './cli-args.ts';
+import { assertProject } from './project.ts';
 
 function fail(error: unknown): never {
-	if (error instanceof StackError || error instanceof MigrationError) {
-		console.error(`error: ${error.message}`);
-	} else {
-		console.error(error);
+	if (error instanceof UsageError) {
+		console.error(`error: ${error.message} (parley-stack --help)`);
+		process.exit(2);
 	}
+	if (error instanceof StackError || error instanceof MigrationError || error instanceof ConfigError)
+		console.error(`error: ${error.message}`);
+	else console.error(error);
 	process.exit(1);
 }
 
+const apiUrl = (config: StackConfig) => `http://${config.host}:${config.apiPort}`;
+
+async function start(config: StackConfig): Promise<void> {
+	const stack = await startStack(config);
+	const env = ensureEnvFile(config.root, stackEnv(config, stack.apiUrl));
+	if (env.added.length) console.log(`wrote ${env.added.join(', ')} to ${env.path}`);
+	console.log(
+		`\nThe embedded Supabase stack is running (project ${config.projectId}).\n\n${formatStatus(config, stack.apiUrl)}\n`
+	);
+	let stopping = false;
+	const stop = async () => {
+		if (stopping) return;
+		stopping = true;
+		console.log('stopping the stack…');
+		await stack.stop();
+		process.exit(0);
+	};
+	process.on('SIGINT', stop);
+	process.on('SIGTERM', stop);
+}
+
+async function status(config: StackConfig): Promise<void> {
+	if (!(await stackRunning(config)))
+		throw new StackError(`no stack is running on ${apiUrl(config)}: start it with \`parley-stack start\`.`);
+	console.log(formatStatus(config, apiUrl(config)));
+}
+
 try {
-	if (command === 'start') {
-		const stack = await startStack(config);
-		ensureEnvFile(config.root, stackEnv(config, stack.apiUrl));
-		console.log(`\nParley's embedded Supabase stack is running.\n\n${formatStatus(config, stack.apiUrl)}\n`);
-		let stopping = false;
-		const stop = async () => {
-			if (stopping) return;
-			stopping = true;
-			console.log('stopping the stack…');
-			await stack.stop();
-			process.exit(0);
-		};
-		process.on('SIGINT', stop);
-		process.on('SIGTERM', stop);
-	} else if (command === 'status') {
-		console.log(formatStatus(config, `http://${config.host}:${config.apiPort}`));
-	} else if (command === 'db-reset') {
-		await resetDatabase(config);
+	const { command, workdir } = parseArgs(process.argv.slice(2));
+	if (command === 'help') {
+		console.log(USAGE);
 	} else {
-		console.error(`unknown command "${command}": use start, status or db-reset`);
-		process.exit(2);
+		assertProject(workdir);
+		const config = loadConfig(workdir);
+		if (command === 'start') await start(config);
+		else if (command === 'status') await status(config);
+		else await resetDatabase(config);
 	}
 } catch (error) {
 	fail(error);

@@ -1,17 +1,16 @@
 /**
- * The stack as a user runs it (`node stack/cli.ts start` in a project folder): data survives a
+ * The stack as a user runs it (`parley-stack start` in a project folder): data survives a
  * clean Ctrl-C and a `kill -9` of every process, and fixable problems end in one clear line.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './testing/free-port.ts';
+import { exited, runCli, startCli as startStackCli } from './testing/cli.ts';
 
-const CLI = join(import.meta.dirname, 'cli.ts');
 let project: string;
 let env: NodeJS.ProcessEnv;
 let dbPort: number;
@@ -19,6 +18,7 @@ let dbPort: number;
 beforeAll(async () => {
 	project = mkdtempSync(join(tmpdir(), 'parley-lifecycle-'));
 	mkdirSync(join(project, 'supabase/migrations'), { recursive: true });
+	writeFileSync(join(project, 'supabase/config.toml'), 'project_id = "ledger"\n');
 	writeFileSync(
 		join(project, 'supabase/migrations/20240101000000_ledger.sql'),
 		'create table public.ledger (id bigint primary key, note text not null);'
@@ -33,32 +33,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(project, { recursive: true, force: true }));
 
-/** Starts the stack in its own process group; resolves once it reports it is running. */
-async function startCli(): Promise<{ child: ChildProcess; output: () => string }> {
-	const child = spawn(process.execPath, [CLI, 'start'], { cwd: project, env, detached: true });
-	let output = '';
-	child.stdout!.on('data', (d) => (output += d));
-	child.stderr!.on('data', (d) => (output += d));
-	await new Promise<void>((resolve, reject) => {
-		const timer = setInterval(() => {
-			if (output.includes('is running')) {
-				clearInterval(timer);
-				resolve();
-			}
-		}, 50);
-		child.once('exit', (code) => {
-			clearInterval(timer);
-			reject(new Error(`stack exited with ${code}: ${output}`));
-		});
-	});
-	return { child, output: () => output };
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-	return child.exitCode !== null
-		? Promise.resolve(child.exitCode)
-		: new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
+const startCli = () => startStackCli([], { cwd: project, env });
 
 async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 	const client = new pg.Client({
@@ -130,12 +105,9 @@ describe('stack lifecycle', () => {
 		const stored = join(project, '.stack/data/storage/bucket/object');
 		mkdirSync(dirname(stored), { recursive: true });
 		writeFileSync(stored, 'bytes of an object the reset drops');
-		const reset = spawn(process.execPath, [CLI, 'db-reset'], { cwd: project, env });
-		let output = '';
-		reset.stdout.on('data', (d) => (output += d));
-		reset.stderr.on('data', (d) => (output += d));
-		expect(await exited(reset)).toBe(0);
-		expect(output).toContain('database reset: 1 migrations applied');
+		const reset = await runCli(['db-reset'], { cwd: project, env });
+		expect(reset.code).toBe(0);
+		expect(reset.stdout).toContain('database reset: 1 migrations applied');
 		expect(existsSync(stored)).toBe(false);
 		const started = await startCli();
 		const rows = await withClient((c) => c.query('select count(*)::int as n from public.ledger'));
@@ -149,13 +121,11 @@ describe('stack lifecycle', () => {
 		const port = await freePort();
 		await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
 		try {
-			const child = spawn(process.execPath, [CLI, 'start'], {
+			const { code, stderr } = await runCli(['start'], {
 				cwd: project,
 				env: { ...env, PARLEY_DB_PORT: String(port) }
 			});
-			let stderr = '';
-			child.stderr.on('data', (d) => (stderr += d));
-			expect(await exited(child)).toBe(1);
+			expect(code).toBe(1);
 			const lines = stderr.trim().split('\n');
 			expect(lines).toHaveLength(1);
 			expect(lines[0]).toMatch(
@@ -169,13 +139,11 @@ describe('stack lifecycle', () => {
 	test('a data folder that cannot be written ends with one line that says what to do', async () => {
 		const notADirectory = join(project, 'plain-file');
 		writeFileSync(notADirectory, 'x');
-		const child = spawn(process.execPath, [CLI, 'start'], {
+		const { code, stderr } = await runCli(['start'], {
 			cwd: project,
 			env: { ...env, PARLEY_DATA_DIR: join(notADirectory, 'data') }
 		});
-		let stderr = '';
-		child.stderr.on('data', (d) => (stderr += d));
-		expect(await exited(child)).toBe(1);
+		expect(code).toBe(1);
 		const lines = stderr.trim().split('\n');
 		expect(lines).toHaveLength(1);
 		expect(lines[0]).toMatch(/^error: The database folder .* cannot be written .*set PARLEY_DATA_DIR/);
@@ -184,11 +152,12 @@ describe('stack lifecycle', () => {
 	test('a broken migration stops start-up with the file, the line and the message', async () => {
 		const broken = mkdtempSync(join(tmpdir(), 'parley-broken-'));
 		mkdirSync(join(broken, 'supabase/migrations'), { recursive: true });
+		writeFileSync(join(broken, 'supabase/config.toml'), '');
 		writeFileSync(
 			join(broken, 'supabase/migrations/20240101000000_oops.sql'),
 			'create table t (id int);\nselect nope;'
 		);
-		const child = spawn(process.execPath, [CLI, 'start'], {
+		const { code, stderr } = await runCli(['start'], {
 			cwd: broken,
 			env: {
 				...env,
@@ -197,9 +166,7 @@ describe('stack lifecycle', () => {
 				PARLEY_DATA_DIR: join(broken, '.stack/data')
 			}
 		});
-		let stderr = '';
-		child.stderr.on('data', (d) => (stderr += d));
-		expect(await exited(child)).toBe(1);
+		expect(code).toBe(1);
 		expect(stderr.trim()).toBe(
 			'error: migration 20240101000000_oops.sql line 2 failed: column "nope" does not exist'
 		);

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './testing/index.ts';
 import { lineOf, listMigrations, migrate, MigrationError } from './migrations.ts';
@@ -99,14 +99,36 @@ describe('migrations runner', () => {
 
 	test('the seed runs once, on a fresh database, after the migrations', async () => {
 		write('20240101000000_people.sql', 'create table public.people (name text);');
-		const seedPath = join(dir, 'seed.sql');
-		writeFileSync(seedPath, `insert into public.people values ('ada');`);
-		const fresh = await migrate(database.url, { migrationsDir: join(dir, 'migrations'), seedPath });
-		expect(fresh.seeded).toBe(true);
+		const seedPaths = [join(dir, 'seed.sql')];
+		writeFileSync(seedPaths[0], `insert into public.people values ('ada');`);
+		const fresh = await migrate(database.url, { migrationsDir: join(dir, 'migrations'), seedPaths });
+		expect(fresh.seeded).toEqual([relative(dirname(dir), seedPaths[0])]);
 		write('20240102000000_more.sql', 'alter table public.people add column age int;');
-		const later = await migrate(database.url, { migrationsDir: join(dir, 'migrations'), seedPath });
-		expect(later).toEqual({ applied: ['20240102000000_more.sql'], seeded: false });
+		const later = await migrate(database.url, { migrationsDir: join(dir, 'migrations'), seedPaths });
+		expect(later).toEqual({ applied: ['20240102000000_more.sql'], seeded: [] });
 		expect(await query('select name from public.people')).toEqual([{ name: 'ada' }]);
+	});
+
+	test('seed globs run in name order, each file once; missing files are skipped', async () => {
+		write('20240101000000_people.sql', 'create table public.people (n serial, name text);');
+		mkdirSync(join(dir, 'seeds'));
+		writeFileSync(join(dir, 'seeds/2_grace.sql'), `insert into public.people (name) values ('grace');`);
+		writeFileSync(join(dir, 'seeds/1_ada.sql'), `insert into public.people (name) values ('ada');`);
+		const result = await migrate(database.url, {
+			migrationsDir: join(dir, 'migrations'),
+			seedPaths: [join(dir, 'seeds/1_ada.sql'), join(dir, 'seeds/*.sql'), join(dir, 'missing.sql')]
+		});
+		expect(result.seeded.map((f) => basename(f))).toEqual(['1_ada.sql', '2_grace.sql']);
+		expect(await query('select name from public.people order by n')).toEqual([
+			{ name: 'ada' },
+			{ name: 'grace' }
+		]);
+	});
+
+	test('migrations: false applies none', async () => {
+		write('20240101000000_people.sql', 'create table public.people (name text);');
+		const result = await migrate(database.url, { migrationsDir: join(dir, 'migrations'), migrations: false });
+		expect(result.applied).toEqual([]);
 	});
 
 	test('lineOf maps a Postgres error position to a line', () => {

@@ -1,11 +1,12 @@
 /**
  * Migrations runner: applies `supabase/migrations/*.sql` in version order, each once and each in
  * its own transaction, recording them in `supabase_migrations.schema_migrations` as the Supabase
- * CLI does; then `supabase/seed.sql` on a fresh database.
+ * CLI does; then, on a fresh database, the seed files (`[db.seed] sql_paths`, `supabase/seed.sql`
+ * by default), recorded in `supabase_migrations.seed_files`.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, globSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { basename, join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import pg from 'pg';
 
 const MIGRATION_FILE = /^(\d+)_(.+)\.sql$/;
@@ -48,19 +49,45 @@ export function lineOf(sql: string, position: number | undefined): number | unde
 	return sql.slice(0, position - 1).split('\n').length;
 }
 
+/**
+ * The files of `patterns` (absolute paths or globs), each pattern's matches in name order and
+ * each file once, as the Supabase CLI expands `[db.seed] sql_paths`; missing files are skipped.
+ */
+export function seedFiles(patterns: string[]): string[] {
+	const files: string[] = [];
+	for (const pattern of patterns) {
+		for (const file of globSync(pattern)
+			.map((f) => resolve(f))
+			.sort())
+			if (!files.includes(file)) files.push(file);
+	}
+	return files;
+}
+
 export interface MigrateResult {
 	applied: string[];
-	seeded: boolean;
+	/** Seed files applied, by their path from the project root (`supabase/seed.sql`). */
+	seeded: string[];
+}
+
+export interface MigrateOptions {
+	migrationsDir: string;
+	/** `false` skips the migrations (`[db.migrations] enabled = false`). */
+	migrations?: boolean;
+	/** Seed files or globs (see seedFiles). */
+	seedPaths?: string[];
+	/** `false` skips the seed (`[db.seed] enabled = false`). */
+	seed?: boolean;
 }
 
 /** Applies pending migrations (and the seed on a fresh database) to the database at `url`. */
-export async function migrate(
-	url: string,
-	options: { migrationsDir: string; seedPath?: string; seed?: boolean }
-): Promise<MigrateResult> {
+export async function migrate(url: string, options: MigrateOptions): Promise<MigrateResult> {
+	// Seed files are recorded by their path from the project root, the folder holding
+	// `supabase/migrations`, as the Supabase CLI records them.
+	const root = resolve(options.migrationsDir, '../..');
 	const client = new pg.Client({ connectionString: url });
 	await client.connect();
-	const result: MigrateResult = { applied: [], seeded: false };
+	const result: MigrateResult = { applied: [], seeded: [] };
 	try {
 		await client.query('select pg_advisory_lock(4242002)');
 		const recorded = await client.query<{ version: string }>(
@@ -68,7 +95,8 @@ export async function migrate(
 		);
 		const fresh = recorded.rowCount === 0;
 		const done = new Set(recorded.rows.map((r) => r.version));
-		for (const migration of listMigrations(options.migrationsDir)) {
+		const migrations = options.migrations === false ? [] : listMigrations(options.migrationsDir);
+		for (const migration of migrations) {
 			if (done.has(migration.version)) continue;
 			const sql = readFileSync(migration.path, 'utf8');
 			try {
@@ -86,23 +114,24 @@ export async function migrate(
 				throw new MigrationError(migration.file, lineOf(sql, Number(e.position)), e.message);
 			}
 		}
-		const seedPath = options.seedPath;
-		if (fresh && options.seed !== false && seedPath && existsSync(seedPath)) {
+		const seeds = fresh && options.seed !== false ? seedFiles(options.seedPaths ?? []) : [];
+		for (const seedPath of seeds) {
 			const sql = readFileSync(seedPath, 'utf8');
+			const name = relative(root, seedPath);
 			try {
 				await client.query('begin');
 				await client.query(sql);
 				await client.query(
 					`insert into supabase_migrations.seed_files (path, hash) values ($1, $2)
 					 on conflict (path) do update set hash = excluded.hash`,
-					[`supabase/${basename(seedPath)}`, createHash('sha256').update(sql).digest('hex')]
+					[name, createHash('sha256').update(sql).digest('hex')]
 				);
 				await client.query('commit');
-				result.seeded = true;
+				result.seeded.push(name);
 			} catch (error) {
 				await client.query('rollback');
 				const e = error as pg.DatabaseError;
-				throw new MigrationError(basename(seedPath), lineOf(sql, Number(e.position)), e.message);
+				throw new MigrationError(name, lineOf(sql, Number(e.position)), e.message);
 			}
 		}
 		// Tell the REST API's schema cache (NOTIFY pgrst, as PostgREST listens for).

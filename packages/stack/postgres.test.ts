@@ -11,7 +11,7 @@ import {
 	type RunningPostgres
 } from './postgres.ts';
 import { freePort } from './testing/free-port.ts';
-import { SCHED_BATCH, batchSchedulingWanted, chrtAvailable, schedulingPolicyOf } from './sched.ts';
+import { SCHED_BATCH, chrtAvailable, schedulingPolicyOf } from './sched.ts';
 
 async function serverAddress(url: string): Promise<string | null> {
 	const client = new pg.Client({ connectionString: url });
@@ -29,7 +29,11 @@ describe('embedded PostgreSQL', () => {
 	let postgres: RunningPostgres;
 	beforeAll(async () => {
 		dir = mkdtempSync(join(tmpdir(), 'parley-pg-'));
-		postgres = await startPostgres({ dataDir: join(dir, 'data'), port: await freePort() });
+		postgres = await startPostgres({
+			dataDir: join(dir, 'data'),
+			port: await freePort(),
+			batchScheduling: true
+		});
 	});
 	afterAll(async () => {
 		await postgres?.stop();
@@ -49,7 +53,7 @@ describe('embedded PostgreSQL', () => {
 		]);
 	});
 
-	test.runIf(batchSchedulingWanted() && chrtAvailable())(
+	test.runIf(process.platform === 'linux' && chrtAvailable())(
 		'the server and every backend it starts run under SCHED_BATCH (sched.ts)',
 		async () => {
 			const client = new pg.Client({ connectionString: postgres.url() });

@@ -33,6 +33,8 @@ export interface PostgresOptions {
 	host?: string;
 	user?: string;
 	password?: string;
+	/** Put the server under `SCHED_BATCH` (sched.ts; ask batchSchedulingWanted). */
+	batchScheduling?: boolean;
 	/** Extra `-c name=value` server settings. */
 	settings?: Record<string, string | number>;
 	log?: (line: string) => void;
@@ -259,7 +261,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
 		throw new StackError(`PostgreSQL did not start: ${fatal.trim()}`);
 	}
 	const postmaster = postmasterPid(options.dataDir);
-	if (postmaster) {
+	if (postmaster && options.batchScheduling) {
 		// Backends forked from now on inherit the postmaster's policy; then switch the helpers it
 		// has already started (listed after the switch, so none started in between is missed).
 		useBatchScheduling([postmaster]);

@@ -9,15 +9,13 @@ import {
 	schedulingPolicyOf,
 	useBatchScheduling
 } from './sched.ts';
+import { loadConfig } from './config.ts';
 
 const SCHED_OTHER = 0;
 
 const started: ChildProcess[] = [];
-const userSetting = process.env.PARLEY_SCHED_BATCH;
 afterEach(() => {
 	for (const child of started.splice(0)) child.kill();
-	if (userSetting === undefined) delete process.env.PARLEY_SCHED_BATCH;
-	else process.env.PARLEY_SCHED_BATCH = userSetting;
 });
 
 /** A process under the default policy, whatever policy this test runner has. */
@@ -29,23 +27,18 @@ function sleeper(): number {
 
 describe.runIf(chrtAvailable())('batch scheduling', () => {
 	test('switches a running process to SCHED_BATCH', () => {
-		delete process.env.PARLEY_SCHED_BATCH;
 		const pid = sleeper();
 		expect(schedulingPolicyOf(pid)).toBe(SCHED_OTHER);
 		expect(useBatchScheduling([pid])).toBe(true);
 		expect(schedulingPolicyOf(pid)).toBe(SCHED_BATCH);
 	});
 
-	test('PARLEY_SCHED_BATCH=0 leaves the policy alone', () => {
-		process.env.PARLEY_SCHED_BATCH = '0';
-		expect(batchSchedulingWanted()).toBe(false);
-		const pid = sleeper();
-		expect(useBatchScheduling([pid])).toBe(false);
-		expect(schedulingPolicyOf(pid)).toBe(SCHED_OTHER);
+	test('is wanted on Linux unless PARLEY_SCHED_BATCH=0', () => {
+		expect(batchSchedulingWanted(loadConfig(import.meta.dirname, {}))).toBe(true);
+		expect(batchSchedulingWanted(loadConfig(import.meta.dirname, { PARLEY_SCHED_BATCH: '0' }))).toBe(false);
 	});
 
 	test('reports a process it could not switch, and still switches the others', () => {
-		delete process.env.PARLEY_SCHED_BATCH;
 		const pid = sleeper();
 		// Above the largest pid Linux hands out (2^22), so never a live process.
 		expect(useBatchScheduling([2 ** 22 + 1, pid])).toBe(false);

@@ -7,18 +7,20 @@
  * `SCHED_BATCH` a woken process waits for the next scheduling tick or for a free CPU instead,
  * and each side gets through more of its queue per turn. Priorities (nice values)
  * are unchanged. The policy is inherited by the processes a process starts later, so setting it
- * on the postmaster covers every backend. `PARLEY_SCHED_BATCH=0` keeps the default policy.
+ * on the postmaster covers every backend. `PARLEY_SCHED_BATCH=0` (config `sched.batch`) keeps the
+ * default policy.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { StackConfig } from './config.ts';
 
 /** The policy number `/proc/<pid>/stat` shows for `SCHED_BATCH`. */
 export const SCHED_BATCH = 3;
 
-/** Whether the stack sets `SCHED_BATCH` (Linux only; `PARLEY_SCHED_BATCH=0` turns it off). */
-export function batchSchedulingWanted(env: NodeJS.ProcessEnv = process.env): boolean {
-	return process.platform === 'linux' && env.PARLEY_SCHED_BATCH !== '0';
+/** Whether the stack sets `SCHED_BATCH`: on Linux, unless the config's `sched.batch` is off. */
+export function batchSchedulingWanted(config: Pick<StackConfig, 'sched'>): boolean {
+	return process.platform === 'linux' && config.sched.batch;
 }
 
 /** Whether util-linux's `chrt` can be run here (Linux only). */
@@ -36,9 +38,9 @@ export function chrtAvailable(): boolean {
  * Puts every thread of each process in `pids` under `SCHED_BATCH` with util-linux's `chrt`
  * (Node has no binding for `sched_setscheduler`). Returns whether all of them were switched;
  * when `chrt` is missing or refuses, the processes keep their policy and only speed differs.
+ * Callers ask batchSchedulingWanted first.
  */
 export function useBatchScheduling(pids: number[]): boolean {
-	if (!batchSchedulingWanted()) return false;
 	let all = true;
 	for (const pid of pids) {
 		try {

@@ -7,6 +7,7 @@ export function formatStatus(config: StackConfig, apiUrl: string, appUrl?: strin
 		['REST URL', `${apiUrl}/rest/v1`],
 		['Auth URL', `${apiUrl}/auth/v1`],
 		['Realtime URL', `${apiUrl.replace(/^http/, 'ws')}/realtime/v1`],
+		['Storage URL', `${apiUrl}/storage/v1`],
 		['DB URL', databaseUrl(config)],
 		...(appUrl ? ([['App URL', appUrl]] as [string, string][]) : []),
 		['Publishable key', config.publishableKey],

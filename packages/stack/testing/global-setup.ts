@@ -12,6 +12,8 @@ import { startPostgres } from '../postgres.ts';
 import { applyPlatform } from '../platform.ts';
 import { migrate } from '../migrations.ts';
 import { freePort } from './free-port.ts';
+import { loadConfig } from '../config.ts';
+import { batchSchedulingWanted } from '../sched.ts';
 
 declare module 'vitest' {
 	export interface ProvidedContext {
@@ -25,6 +27,7 @@ export default async function setup(project: TestProject) {
 	const postgres = await startPostgres({
 		dataDir: join(dir, 'data'),
 		port,
+		batchScheduling: batchSchedulingWanted(loadConfig(project.config.root)),
 		settings: { fsync: 'off', max_connections: 500 }
 	});
 	const admin = new pg.Client({ connectionString: postgres.url('postgres') });
