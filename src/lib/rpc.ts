@@ -7,7 +7,7 @@
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Database } from './database.types.ts';
-import { unwrap, type SupabaseResult } from './chat/errors.ts';
+import { ChatError, unwrap, type SupabaseResult } from './chat/errors.ts';
 
 type Functions = Database['public']['Functions'];
 export type RpcName = keyof Functions;
@@ -38,6 +38,20 @@ export async function callRpc<N extends RpcName>(
 	// The one untyped step: supabase-js's own overloads cannot follow a generic name.
 	const result = (await client.rpc(name, args ?? {})) as SupabaseResult<RpcReturns<N>>;
 	return unwrap(result);
+}
+
+/**
+ * The ChatError a call was refused with, or null once it succeeded: for a caller with more to do
+ * before it reports the refusal. Anything else a call throws is not a refusal and is rethrown.
+ */
+export async function refusal(call: Promise<unknown>): Promise<ChatError | null> {
+	try {
+		await call;
+		return null;
+	} catch (error) {
+		if (error instanceof ChatError) return error;
+		throw error;
+	}
 }
 
 /** The function `callRpc(client, name, args)` for one name. */

@@ -11,7 +11,7 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import { defaultIndexedDB, openDatabase, transaction } from '../chat/idb.ts';
 import { ChatError, isNetworkError, unwrap } from '../chat/errors.ts';
 import { normalizeParticipant } from '../chat/derive.ts';
-import { getConversation, membersMissingKey, publishConversationKeys } from '../rpc.ts';
+import { getConversation, membersMissingKey, publishConversationKeys, refusal } from '../rpc.ts';
 import {
 	decryptBackup,
 	encryptBackup,
@@ -344,21 +344,17 @@ export class Keyring {
 		// Old epochs are never re-keyed: their messages were sealed under keys that already exist.
 		if (current !== epoch || !members.some((m) => m.user_id === userId)) return null;
 		const key = newConversationKey();
-		const refused = await publishConversationKeys(supabase, {
-			conversation_id: conversationId,
-			epoch,
-			keys: this.#wrapFor(key, members, secret)
-		}).then(
-			() => null,
-			(error: unknown) => {
-				if (error instanceof ChatError) return { error };
-				throw error;
-			}
+		const refused = await refusal(
+			publishConversationKeys(supabase, {
+				conversation_id: conversationId,
+				epoch,
+				keys: this.#wrapFor(key, members, secret)
+			})
 		);
 		// Two members may race to key the same epoch; whichever row the database kept for me wins.
 		const stored = await this.#readKey(conversationId, epoch);
 		if (stored) return stored;
-		if (refused) throw refused.error;
+		if (refused) throw refused;
 		return key;
 	}
 
