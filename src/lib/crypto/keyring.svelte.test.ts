@@ -1,6 +1,7 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
-import { FakeDatabase, FakeSupabase } from '../chat/testing/fake-supabase.ts';
+import { ChatError } from '../chat/errors.ts';
+import { FakeDatabase, FakeRpcError, FakeSupabase } from '../chat/testing/fake-supabase.ts';
 import { MIN_BACKUP_ITERATIONS, newConversationKey, openText, sealText } from './e2ee.ts';
 import { Keyring } from './keyring.svelte.ts';
 
@@ -164,6 +165,32 @@ describe('Keyring conversation keys', () => {
 		await b.ensureIdentity(bob.client, 'bob');
 		const [ka, kb] = await Promise.all([a.conversationKey('c1', 0), b.conversationKey('c1', 0)]);
 		expect(ka).toEqual(kb);
+	});
+
+	it('reports a refused publish as its ChatError, unless a key for me was stored meanwhile', async () => {
+		const db = setup(['alice', 'bob']);
+		const convo = { id: 'c1', key_epoch: 0, members: ['alice', 'bob'] };
+		const alice = withKeyRpcs(new FakeSupabase('alice', db), convo);
+		const ring = new Keyring(new IDBFactory());
+		await ring.ensureIdentity(alice.client, 'alice');
+		const publish = alice.rpcHandlers.publish_conversation_keys;
+		alice.rpcHandlers.publish_conversation_keys = () => {
+			throw new FakeRpcError(409, 'stale_epoch', 'The epoch moved on');
+		};
+		const refused = await ring.conversationKey('c1', 0).catch((e: unknown) => e);
+		expect(refused).toBeInstanceOf(ChatError);
+		expect(refused).toMatchObject({ status: 409, detail: 'stale_epoch', code: 'PT409' });
+
+		// Bob's key landed while mine was refused: the stored row wins over the refusal.
+		const bob = withKeyRpcs(new FakeSupabase('bob', db), convo);
+		const b = new Keyring(new IDBFactory());
+		await b.ensureIdentity(bob.client, 'bob');
+		alice.rpcHandlers.publish_conversation_keys = async (args, caller) => {
+			await b.conversationKey('c1', 0);
+			await publish(args, caller);
+			throw new FakeRpcError(409, 'stale_epoch', 'The epoch moved on');
+		};
+		expect(await ring.conversationKey('c1', 0)).toEqual(await b.conversationKey('c1', 0));
 	});
 
 	it('shares an existing key with a member added later, and rejects keys wrapped by someone else', async () => {

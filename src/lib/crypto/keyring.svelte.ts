@@ -11,6 +11,7 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import { defaultIndexedDB, openDatabase, transaction } from '../chat/idb.ts';
 import { ChatError, isNetworkError, unwrap } from '../chat/errors.ts';
 import { normalizeParticipant } from '../chat/derive.ts';
+import { getConversation, membersMissingKey, publishConversationKeys, refusal } from '../rpc.ts';
 import {
 	decryptBackup,
 	encryptBackup,
@@ -311,9 +312,8 @@ export class Keyring {
 		conversationId: string
 	): Promise<{ epoch: number; members: { user_id: string; public_key: string }[] }> {
 		const { supabase } = this.#client();
-		const conversation = unwrap(
-			await supabase.rpc('get_conversation', { conversation_id: conversationId })
-		) as {
+		// get_conversation answers jsonb (typed Json): the fields read here are its documented ones.
+		const conversation = (await getConversation(supabase, { conversation_id: conversationId })) as {
 			key_epoch: number | string;
 			participants?: unknown[];
 		};
@@ -344,15 +344,17 @@ export class Keyring {
 		// Old epochs are never re-keyed: their messages were sealed under keys that already exist.
 		if (current !== epoch || !members.some((m) => m.user_id === userId)) return null;
 		const key = newConversationKey();
-		const published = await supabase.rpc('publish_conversation_keys', {
-			conversation_id: conversationId,
-			epoch,
-			keys: this.#wrapFor(key, members, secret)
-		});
+		const refused = await refusal(
+			publishConversationKeys(supabase, {
+				conversation_id: conversationId,
+				epoch,
+				keys: this.#wrapFor(key, members, secret)
+			})
+		);
 		// Two members may race to key the same epoch; whichever row the database kept for me wins.
 		const stored = await this.#readKey(conversationId, epoch);
 		if (stored) return stored;
-		if (published.error) unwrap(published);
+		if (refused) throw refused;
 		return key;
 	}
 
@@ -368,14 +370,13 @@ export class Keyring {
 	async shareMissingKeys(conversationId: string): Promise<number> {
 		const { supabase } = this.#client();
 		const secret = this.#requireSecret();
-		const missing = unwrap(await supabase.rpc('members_missing_key', { conversation_id: conversationId })) as
-			{ user_id: string; public_key: string; epoch: number }[] | null;
+		const missing = await membersMissingKey(supabase, { conversation_id: conversationId });
 		if (!missing?.length) return 0;
 		const epoch = missing[0].epoch;
 		const key = await this.conversationKey(conversationId, epoch, { create: false });
 		if (!key) return 0;
 		const keys = this.#wrapFor(key, missing, secret);
-		unwrap(await supabase.rpc('publish_conversation_keys', { conversation_id: conversationId, epoch, keys }));
+		await publishConversationKeys(supabase, { conversation_id: conversationId, epoch, keys });
 		return keys.length;
 	}
 
@@ -395,6 +396,6 @@ export class Keyring {
 			secret
 		);
 		if (keys.length === 0) return;
-		unwrap(await supabase.rpc('publish_conversation_keys', { conversation_id: conversationId, epoch, keys }));
+		await publishConversationKeys(supabase, { conversation_id: conversationId, epoch, keys });
 	}
 }

@@ -1,10 +1,11 @@
 /**
  * Web Push in the browser: asks for permission, subscribes this browser with the delivery worker's
- * VAPID key and stores the subscription through the `save_push_subscription` RPC, so the worker can
- * notify this user while they are offline. Call `enablePush` from a user gesture (a click):
- * browsers refuse permission prompts otherwise.
+ * VAPID key and stores the subscription through the `save_push_subscription` RPC (src/lib/rpc.ts),
+ * so the worker can notify this user while they are offline. Call `enablePush` from a user gesture
+ * (a click): browsers refuse permission prompts otherwise.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
+import { deletePushSubscription, getVapidPublicKey, refusal, savePushSubscription } from '../rpc.ts';
 
 export type PushState =
 	/** This browser has no service workers, Push API or notifications. */
@@ -67,10 +68,9 @@ export async function enablePush(supabase: SupabaseClient): Promise<PushState> {
 		Notification.permission === 'granted' ? 'granted' : await Notification.requestPermission();
 	if (permission !== 'granted') return 'denied';
 
-	const { data: vapidKey, error: keyError } = await supabase.rpc('get_vapid_public_key');
-	if (keyError) throw keyError;
+	const vapidKey = await getVapidPublicKey(supabase);
 	if (!vapidKey) return 'unavailable';
-	const applicationServerKey = base64UrlToBytes(vapidKey as string);
+	const applicationServerKey = base64UrlToBytes(vapidKey);
 
 	const reg = await registration();
 	let subscription = await reg.pushManager.getSubscription();
@@ -81,13 +81,13 @@ export async function enablePush(supabase: SupabaseClient): Promise<PushState> {
 	subscription ??= await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey });
 
 	const json = subscription.toJSON();
-	const { error } = await supabase.rpc('save_push_subscription', {
+	await savePushSubscription(supabase, {
 		endpoint: subscription.endpoint,
-		p256dh: json.keys?.p256dh,
-		auth: json.keys?.auth,
+		// A push subscription always has its keys; without them the database answers invalid_push_subscription.
+		p256dh: json.keys?.p256dh ?? null,
+		auth: json.keys?.auth ?? null,
 		user_agent: navigator.userAgent
 	});
-	if (error) throw error;
 	return 'subscribed';
 }
 
@@ -97,7 +97,8 @@ export async function disablePush(supabase: SupabaseClient): Promise<void> {
 	const reg = await navigator.serviceWorker.getRegistration();
 	const subscription = await reg?.pushManager.getSubscription();
 	if (!subscription) return;
-	const { error } = await supabase.rpc('delete_push_subscription', { endpoint: subscription.endpoint });
+	// Unsubscribe even when the server refused the delete: this browser stops receiving either way.
+	const refused = await refusal(deletePushSubscription(supabase, { endpoint: subscription.endpoint }));
 	await subscription.unsubscribe();
-	if (error) throw error;
+	if (refused) throw refused;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { ApiError, errorResponse, fromPostgrest } from './errors.ts';
+import { ChatError, unwrap } from '../../chat/errors.ts';
+import { ApiError, errorResponse, fromChatError, fromPostgrest } from './errors.ts';
 import {
 	conversationsQuery,
 	editMessageBody,
@@ -68,6 +69,30 @@ describe('fromPostgrest', () => {
 describe('errorResponse', () => {
 	test('writes {error: {kind, code, message}} with the status', async () => {
 		const response = errorResponse(new ApiError('ConflictError', 'message_deleted', 'Gone.'));
+		expect(response.status).toBe(409);
+		expect(await response.json()).toEqual({
+			error: { kind: 'ConflictError', code: 'message_deleted', message: 'Gone.' }
+		});
+	});
+
+	test('a ChatError from the RPC seam answers as the PostgREST response it came from', async () => {
+		const responses = [
+			{ error: { code: 'PT409', details: 'message_deleted', message: 'Gone.', hint: null }, status: 409 },
+			{ error: { code: '42501', message: 'permission denied for function x' }, status: 401 },
+			{ error: { code: '23505', details: 'Key (id)=(x) exists', message: 'duplicate' }, status: 409 },
+			{ error: { code: '', message: 'TypeError: fetch failed' }, status: 0 }
+		];
+		for (const { error, status } of responses) {
+			let thrown: unknown;
+			try {
+				unwrap({ data: null, error, status });
+			} catch (e) {
+				thrown = e;
+			}
+			expect(thrown).toBeInstanceOf(ChatError);
+			expect(fromChatError(thrown as ChatError)).toEqual(fromPostgrest(error, status));
+		}
+		const response = errorResponse(new ChatError('Gone.', 409, 'message_deleted', 'PT409'));
 		expect(response.status).toBe(409);
 		expect(await response.json()).toEqual({
 			error: { kind: 'ConflictError', code: 'message_deleted', message: 'Gone.' }

@@ -4,6 +4,7 @@
  * (docs/chat-api.md) and keep their status, code and message.
  */
 import { ZodError } from 'zod';
+import { ChatError } from '../../chat/errors.ts';
 
 export type ErrorKind =
 	| 'ValidationError'
@@ -122,22 +123,29 @@ export function fromPostgrest(error: PostgrestErrorLike, status?: number): ApiEr
 	return new ApiError('InternalError', 'internal', 'Something went wrong. Try again.');
 }
 
+/** Maps a refusal the typed RPC seam (src/lib/rpc.ts) threw, as `fromPostgrest` maps the response it came from. */
+export function fromChatError(error: ChatError): ApiError {
+	return fromPostgrest({ code: error.code, message: error.message, details: error.detail }, error.status);
+}
+
 /** A ValidationError listing zod's issues (`path: message; ...`). */
 export function fromZod(error: ZodError, code = 'invalid_request'): ApiError {
 	const issues = error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
 	return new ApiError('ValidationError', code, issues.join('; ') || 'Invalid request.');
 }
 
-/** A JSON response of an ApiError (or of any thrown value, as a 500 that reveals nothing). */
+/** A JSON response of an ApiError, a ChatError or a ZodError (or of any other thrown value, as a 500 that reveals nothing). */
 export function errorResponse(error: unknown): Response {
-	const api =
+	const known =
 		error instanceof ApiError
 			? error
-			: error instanceof ZodError
-				? fromZod(error)
-				: new ApiError('InternalError', 'internal', 'Something went wrong. Try again.');
-	if (!(error instanceof ApiError) && !(error instanceof ZodError))
-		console.error('api: unexpected error', error);
+			: error instanceof ChatError
+				? fromChatError(error)
+				: error instanceof ZodError
+					? fromZod(error)
+					: null;
+	if (!known) console.error('api: unexpected error', error);
+	const api = known ?? new ApiError('InternalError', 'internal', 'Something went wrong. Try again.');
 	const headers: Record<string, string> = { 'content-type': 'application/json' };
 	if (api.kind === 'UnauthorizedError') headers['www-authenticate'] = 'Bearer';
 	return new Response(JSON.stringify(api.body), { status: api.status, headers });

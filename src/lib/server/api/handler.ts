@@ -1,18 +1,19 @@
 /**
  * The shared shape of every `/api/...` route: read the Bearer token, validate the input with zod,
- * call the SQL functions under the caller's JWT through supabase-js, map errors to
- * `{error: {kind, code, message}}`.
+ * call the SQL functions under the caller's JWT through the typed RPC seam (src/lib/rpc.ts), map
+ * errors to `{error: {kind, code, message}}`.
  */
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import type { RequestEvent } from '@sveltejs/kit';
 import type { z } from 'zod';
 import { PUBLIC_SUPABASE_ANON_KEY, PUBLIC_SUPABASE_URL } from '$app/env/public';
-import { ApiError, errorResponse, fromPostgrest, fromZod } from './errors.ts';
+import type { Database } from '../../database.types.ts';
+import { ApiError, errorResponse, fromZod } from './errors.ts';
 import { bearerToken } from './token.ts';
 
 /** A supabase-js client acting as the token's user (no session storage: one per request). */
-export function userClient(token: string): SupabaseClient {
-	return createClient(PUBLIC_SUPABASE_URL, PUBLIC_SUPABASE_ANON_KEY, {
+export function userClient(token: string): SupabaseClient<Database> {
+	return createClient<Database>(PUBLIC_SUPABASE_URL, PUBLIC_SUPABASE_ANON_KEY, {
 		global: { headers: { Authorization: `Bearer ${token}` } },
 		auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false }
 	});
@@ -100,17 +101,6 @@ export function methodNotAllowed(method: string, allow: string | null): Response
 	return response;
 }
 
-/** Calls an RPC as the user; returns its data or throws the mapped ApiError. */
-export async function rpc<T>(
-	supabase: SupabaseClient,
-	fn: string,
-	args: Record<string, unknown>
-): Promise<T> {
-	const { data, error, status } = await supabase.rpc(fn, args);
-	if (error) throw fromPostgrest(error, status);
-	return data as T;
-}
-
 /** A JSON response. */
 export function json(data: unknown, status = 200): Response {
 	return new Response(JSON.stringify(data ?? null), {
@@ -121,7 +111,7 @@ export function json(data: unknown, status = 200): Response {
 
 /** Wraps a route handler: authenticates, and turns every thrown error into the JSON error body. */
 export function route<E extends RequestEvent>(
-	handler: (event: E, supabase: SupabaseClient) => Promise<Response>
+	handler: (event: E, supabase: SupabaseClient<Database>) => Promise<Response>
 ): (event: E) => Promise<Response> {
 	return async (event) => {
 		try {

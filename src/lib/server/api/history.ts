@@ -6,7 +6,8 @@
  */
 import type { RequestEvent } from '@sveltejs/kit';
 import { ApiError, fromPostgrest } from './errors.ts';
-import { json, parse, route, rpc } from './handler.ts';
+import { json, parse, route } from './handler.ts';
+import { getMessages } from '../../rpc.ts';
 import { idParam, messagesQuery, queryOf } from './schemas.ts';
 
 export const history = route(async ({ params, url }: RequestEvent<{ id: string }>, supabase) => {
@@ -24,7 +25,7 @@ export const history = route(async ({ params, url }: RequestEvent<{ id: string }
 		before = Number(data.last_seq) - query.offset + 1;
 		if (before <= 1) return json({ messages: [], has_more: false });
 	}
-	const messages = await rpc<unknown[]>(supabase, 'get_messages', {
+	const messages = await getMessages(supabase, {
 		conversation_id: id,
 		before_seq: before ?? null,
 		after_seq: query.after ?? null,

@@ -5,7 +5,9 @@
  * `DELETE /api/messages/:messageId`: the sender or a moderator/admin deletes (tombstone returned).
  */
 import type { RequestHandler } from './$types';
-import { body, json, parse, route, rpc } from '../../../../lib/server/api/handler.ts';
+import { body, json, parse, route } from '../../../../lib/server/api/handler.ts';
+import { editMessage, deleteMessage } from '../../../../lib/rpc.ts';
+import type { Json } from '../../../../lib/database.types.ts';
 import { history } from '../../../../lib/server/api/history.ts';
 import { editMessageBody, idParam } from '../../../../lib/server/api/schemas.ts';
 
@@ -16,15 +18,16 @@ export const PATCH: RequestHandler = route(async ({ params, request }, supabase)
 	const { id } = parse(idParam, params, 'invalid_params');
 	const input = await body(request, editMessageBody);
 	return json(
-		await rpc(supabase, 'edit_message', {
+		await editMessage(supabase, {
 			message_id: id,
 			content_encrypted: input.content_encrypted,
-			encryption: input.encryption ?? null
+			// zod checked an object; the JSON body it came from makes it Json.
+			encryption: (input.encryption ?? null) as Json | null
 		})
 	);
 });
 
 export const DELETE: RequestHandler = route(async ({ params }, supabase) => {
 	const { id } = parse(idParam, params, 'invalid_params');
-	return json(await rpc(supabase, 'delete_message', { message_id: id }));
+	return json(await deleteMessage(supabase, { message_id: id }));
 });

@@ -3,13 +3,14 @@
  * `DELETE /api/messages/:messageId/reactions` `{emoji}` or `?emoji=`: take the reaction back.
  */
 import type { RequestHandler } from './$types';
-import { body, json, parse, route, rpc } from '../../../../../lib/server/api/handler.ts';
+import { body, json, parse, route } from '../../../../../lib/server/api/handler.ts';
+import { addReaction, removeReaction } from '../../../../../lib/rpc.ts';
 import { idParam, reactionBody } from '../../../../../lib/server/api/schemas.ts';
 
 export const POST: RequestHandler = route(async ({ params, request }, supabase) => {
 	const { id } = parse(idParam, params, 'invalid_params');
 	const input = await body(request, reactionBody);
-	return json(await rpc(supabase, 'add_reaction', { message_id: id, emoji: input.emoji }), 201);
+	return json(await addReaction(supabase, { message_id: id, emoji: input.emoji }), 201);
 });
 
 export const DELETE: RequestHandler = route(async ({ params, request, url }, supabase) => {
@@ -19,6 +20,6 @@ export const DELETE: RequestHandler = route(async ({ params, request, url }, sup
 		fromQuery !== null
 			? parse(reactionBody, { emoji: fromQuery }, 'invalid_query')
 			: await body(request, reactionBody);
-	await rpc(supabase, 'remove_reaction', { message_id: id, emoji: input.emoji });
+	await removeReaction(supabase, { message_id: id, emoji: input.emoji });
 	return new Response(null, { status: 204 });
 });

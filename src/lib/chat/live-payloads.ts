@@ -1,0 +1,104 @@
+/**
+ * The payloads of the live events the database sends (the triggers in supabase/migrations, the
+ * names in live.ts): one zod shape and one decoder per event of DB_EVENTS and USER_EVENTS. A
+ * decoder answers the typed payload, or null for a malformed one, so the code that applies events
+ * never reads an unchecked field. By default keys it does not know are dropped (a newer database
+ * may add some); `strict` refuses them too, which is how supabase/tests/event-shapes.test.ts holds
+ * the triggers to exactly these shapes. Client events (MEMBER_EVENTS) are not the database's and
+ * have no decoder here.
+ */
+import { z } from 'zod';
+import type { Tables } from '../database.types.ts';
+import { DB_EVENTS, USER_EVENTS } from './live.ts';
+
+const id = z.guid();
+const timestamp = z.iso.datetime({ offset: true });
+/** Seqs and epochs count from 1; read and delivery watermarks from 0. */
+const seq = z.number().int().min(1);
+const epoch = z.number().int().min(1);
+const watermark = z.number().int().min(0);
+
+/** A whole `messages` row (`to_jsonb(new)`), checked against the generated row type. */
+const message = {
+	id,
+	conversation_id: id,
+	sender_id: id.nullable(),
+	seq,
+	content_encrypted: z.string().nullable(),
+	message_type: z.enum(['text', 'image', 'file', 'voice']),
+	attachment: z.json().nullable(),
+	encryption: z.json().nullable(),
+	reply_to_id: id.nullable(),
+	client_id: id.nullable(),
+	created_at: timestamp,
+	edited_at: timestamp.nullable(),
+	deleted_at: timestamp.nullable()
+} satisfies { [K in keyof Tables<'messages'>]: z.ZodType<Tables<'messages'>[K]> };
+
+const SHAPES = {
+	[DB_EVENTS.messageCreated]: message,
+	[DB_EVENTS.messageUpdated]: message,
+	[DB_EVENTS.reactionChanged]: {
+		message_id: id,
+		user_id: id,
+		emoji: z.string().min(1),
+		op: z.enum(['added', 'removed'])
+	},
+	[DB_EVENTS.receiptUpdated]: {
+		conversation_id: id,
+		user_id: id,
+		last_delivered_seq: watermark,
+		last_read_seq: watermark
+	},
+	[DB_EVENTS.participantsChanged]: {
+		conversation_id: id,
+		user_id: id,
+		role: z.enum(['admin', 'moderator', 'member']),
+		op: z.enum(['added', 'removed', 'role']),
+		key_epoch: epoch
+	},
+	/** Sent on the old epoch's topic: `key_epoch` is the new one. */
+	[DB_EVENTS.keyEpochChanged]: { conversation_id: id, key_epoch: epoch },
+	/** A message for me elsewhere; `key_epoch` lets a client that missed an epoch move notice. */
+	[USER_EVENTS.inbox]: { conversation_id: id, seq, sender_id: id.nullable(), key_epoch: epoch },
+	[USER_EVENTS.conversationAdded]: { conversation_id: id },
+	[USER_EVENTS.conversationRemoved]: { conversation_id: id },
+	[USER_EVENTS.keyAdded]: { conversation_id: id, epoch }
+} satisfies Record<string, z.ZodRawShape>;
+
+/** Every event the database sends, by its name on the wire. */
+export type LiveEvent = keyof typeof SHAPES;
+export const LIVE_EVENTS = Object.keys(SHAPES) as LiveEvent[];
+/** The decoded payload of `E`. */
+export type LivePayload<E extends LiveEvent> = z.output<z.ZodObject<(typeof SHAPES)[E]>>;
+
+export interface DecodeOptions {
+	/** Refuse keys the shape does not name (the tests' check of the triggers), instead of dropping them. */
+	strict?: boolean;
+}
+
+type Decoder<E extends LiveEvent> = (payload: unknown, options?: DecodeOptions) => LivePayload<E> | null;
+
+/** A shape's decoder (the table below gives each its event's type). */
+function decoder(shape: z.ZodRawShape) {
+	const lenient = z.object(shape);
+	const strict = z.strictObject(shape);
+	return (payload: unknown, options: DecodeOptions = {}): unknown => {
+		const result = (options.strict ? strict : lenient).safeParse(payload);
+		return result.success ? result.data : null;
+	};
+}
+
+/** One decoder per event: `LIVE_DECODERS[DB_EVENTS.receiptUpdated](payload)`. */
+export const LIVE_DECODERS = Object.fromEntries(LIVE_EVENTS.map((e) => [e, decoder(SHAPES[e])])) as {
+	[E in LiveEvent]: Decoder<E>;
+};
+
+/** The payload of `event` decoded, or null when malformed. */
+export function decodeLivePayload<E extends LiveEvent>(
+	event: E,
+	payload: unknown,
+	options?: DecodeOptions
+): LivePayload<E> | null {
+	return LIVE_DECODERS[event](payload, options);
+}
