@@ -71,6 +71,8 @@ export interface PartsHost {
 }
 
 export interface Parts {
+	/** Calls an RPC as the signed-in user: the data, or a ChatError. */
+	rpc<T>(name: string, args?: Raw): Promise<T>;
 	keys: ConversationKeys;
 	list: ConversationList;
 	reactions: Reactions;
@@ -92,8 +94,8 @@ export interface Parts {
 export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 	const p = {} as Parts;
 	const { keyring } = host;
-	const rpc = async <T>(name: string, args: Raw = {}): Promise<T> =>
-		unwrap((await host.client().rpc(name, args)) as SupabaseResult<T>);
+	const rpc = (p.rpc = async <T>(name: string, args: Raw = {}): Promise<T> =>
+		unwrap((await host.client().rpc(name, args)) as SupabaseResult<T>));
 	const me = () => host.me();
 	const fetch = (id: string) => p.list.fetch(id);
 	const forget = (id: string) => host.forget(id);

@@ -19,7 +19,7 @@ import { getContext, setContext, untrack } from 'svelte';
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
 import { Keyring } from '../crypto/keyring.svelte.ts';
 import { Outbox } from './outbox.ts';
-import { ChatError, errorMessage, unwrap, type SupabaseResult } from './errors.ts';
+import { ChatError, errorMessage } from './errors.ts';
 import { attachmentKind, attachmentRef, normalizeMessage, type AttachmentContent } from './derive.ts';
 import { MEMBER_EVENTS } from './live.ts';
 import { assertAttachmentSize } from './attachments.ts';
@@ -253,10 +253,6 @@ export class ChatStore {
 		return this.userId;
 	}
 
-	async #rpc<T>(name: string, args: Raw = {}): Promise<T> {
-		return unwrap((await this.#client().rpc(name, args)) as SupabaseResult<T>);
-	}
-
 	// ---------------------------------------------------------------- conversations and history
 
 	/** (Re)loads the conversation list with participants, unread counts and decrypted previews. */
@@ -450,7 +446,7 @@ export class ChatStore {
 		Object.assign(m, { text, undecryptable: false });
 		try {
 			const row = normalizeMessage(
-				await this.#rpc<Raw>('edit_message', { message_id: messageId, ...sealed })
+				await this.#p.rpc<Raw>('edit_message', { message_id: messageId, ...sealed })
 			);
 			this.#p.timeline.apply(row, text, false);
 		} catch (err) {
@@ -464,7 +460,7 @@ export class ChatStore {
 	async remove(messageId: string): Promise<void> {
 		const before = this.messagesById[messageId];
 		const ref = before ? attachmentRef(before.attachment) : null;
-		const row = normalizeMessage(await this.#rpc<Raw>('delete_message', { message_id: messageId }));
+		const row = normalizeMessage(await this.#p.rpc<Raw>('delete_message', { message_id: messageId }));
 		this.#p.timeline.apply(row, null, false);
 		// The tombstone no longer points at the file; its uploader removes it (others may not).
 		this.#p.attachments.deleted(messageId, ref, before?.sender_id === this.userId);
