@@ -150,6 +150,36 @@ export type Database = {
 					}
 				];
 			};
+			identity_keys: {
+				Row: {
+					created_at: string;
+					public_key: string | null;
+					signing_key: string;
+					user_id: string;
+				};
+				ComputedFields: never;
+				Insert: {
+					created_at?: string;
+					public_key?: string | null;
+					signing_key: string;
+					user_id: string;
+				};
+				Update: {
+					created_at?: string;
+					public_key?: string | null;
+					signing_key?: string;
+					user_id?: string;
+				};
+				Relationships: [
+					{
+						foreignKeyName: 'identity_keys_user_id_fkey';
+						columns: ['user_id'];
+						isOneToOne: false;
+						referencedRelation: 'profiles';
+						referencedColumns: ['id'];
+					}
+				];
+			};
 			key_backups: {
 				Row: {
 					backup: NonNullable<Json>;
@@ -302,6 +332,7 @@ export type Database = {
 					display_name: string | null;
 					id: string;
 					public_key: string | null;
+					signing_key: string | null;
 					updated_at: string;
 					username: string;
 				};
@@ -312,6 +343,7 @@ export type Database = {
 					display_name?: string | null;
 					id: string;
 					public_key?: string | null;
+					signing_key?: string | null;
 					updated_at?: string;
 					username: string;
 				};
@@ -321,6 +353,7 @@ export type Database = {
 					display_name?: string | null;
 					id?: string;
 					public_key?: string | null;
+					signing_key?: string | null;
 					updated_at?: string;
 					username?: string;
 				};
@@ -497,6 +530,7 @@ export type Database = {
 					display_name: string | null;
 					id: string;
 					public_key: string | null;
+					signing_key: string | null;
 					updated_at: string;
 					username: string;
 				};

@@ -1,18 +1,25 @@
 /**
  * Which key seals and opens a conversation's content on this device: a held key of one epoch (never
  * made here), the current epoch's key (made and published when the epoch has none yet), sealing text
- * under it and opening what was sealed under an older one. The key ring owns the keys themselves;
- * this part only knows which epoch is current, through the conversation list.
+ * under it (signed by this device, see signatures.ts) and opening what was sealed under an older
+ * one. The key ring owns the keys themselves; this part only knows which epoch is current, through
+ * the conversation list.
  */
 import type { Keyring } from '../crypto/keyring.svelte.ts';
 import { openText, sealText } from '../crypto/e2ee.ts';
 import { ChatError } from './errors.ts';
+import type { SealContext } from './signatures.ts';
 
-/** Text sealed for `send_message` / `edit_message`. */
-export type Sealed = { content_encrypted: string; encryption: { epoch: number; nonce: string } };
+/** Text sealed and signed for `send_message` / `edit_message`. */
+export type Sealed = {
+	content_encrypted: string;
+	encryption: { epoch: number; nonce: string; sig: string };
+};
 
 export interface ConversationKeysDeps {
 	keyring: Keyring;
+	/** The signed-in user (the sender a signature names). */
+	me(): string;
 	/** The conversation's current key epoch (fetched when the list does not know it). */
 	epoch(conversationId: string): Promise<number>;
 }
@@ -46,11 +53,19 @@ export class ConversationKeys {
 		return { key, epoch };
 	}
 
-	/** Seals text under the conversation's current key. */
-	async seal(conversationId: string, text: string): Promise<Sealed> {
+	/** Seals text under the conversation's current key and signs it with what `context` says. */
+	async seal(conversationId: string, text: string, context: SealContext): Promise<Sealed> {
 		const { key, epoch } = await this.current(conversationId);
-		const sealed = sealText(key, text);
-		return { content_encrypted: sealed.ciphertext, encryption: { epoch, nonce: sealed.nonce } };
+		const { ciphertext, nonce } = sealText(key, text);
+		const sig = await this.#deps.keyring.sign({
+			...context,
+			conversationId,
+			epoch,
+			senderId: this.#deps.me(),
+			nonce,
+			ciphertext
+		});
+		return { content_encrypted: ciphertext, encryption: { epoch, nonce, sig } };
 	}
 
 	/** Opens text sealed under one epoch's key (an outbox entry); null when this device cannot. */

@@ -42,7 +42,9 @@ function parseJson(v: unknown): unknown {
 export function normalizeEncryption(v: unknown): MessageEncryption | null {
 	const e = parseJson(v) as Raw | null;
 	if (!e || typeof e !== 'object' || typeof e.nonce !== 'string') return null;
-	return { epoch: num(e.epoch), nonce: e.nonce };
+	const out: MessageEncryption = { epoch: num(e.epoch), nonce: e.nonce };
+	if (typeof e.sig === 'string') out.sig = e.sig;
+	return out;
 }
 
 /**

@@ -26,6 +26,7 @@ function setup(count: number, open = true) {
 	};
 	const timeline = new Timeline({
 		me: () => 'me',
+		verify: async () => 'verified',
 		key: async () => key,
 		participants: () => [],
 		reactions: () => [],

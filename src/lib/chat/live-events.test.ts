@@ -37,6 +37,7 @@ function setup() {
 	});
 	const timeline = new Timeline({
 		me: () => 'me',
+		verify: async () => 'verified',
 		key: async () => null,
 		participants: (id) => list.participants[id] ?? [],
 		reactions: () => [],

@@ -5,6 +5,7 @@
  * whom; what each part does is in its own module.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
+import { IdentityKeys } from '../crypto/identity-keys.ts';
 import type { Keyring } from '../crypto/keyring.svelte.ts';
 import { Attachments } from './attachments.ts';
 import { ConversationChannels } from './conversation-channels.ts';
@@ -24,6 +25,7 @@ import { Presence } from './presence.svelte.ts';
 import { Reactions } from './reactions.ts';
 import { Receipts } from './receipts.ts';
 import { Sender } from './sender.ts';
+import { signedFieldsOfRow } from './signatures.ts';
 import { Timeline } from './timeline.svelte.ts';
 import type { MessageRow } from './types.ts';
 import { Typing } from './typing.svelte.ts';
@@ -74,6 +76,8 @@ export interface Parts {
 	/** Calls an RPC as the signed-in user: the data, or a ChatError. */
 	rpc<T>(name: string, args?: Raw): Promise<T>;
 	keys: ConversationKeys;
+	/** Other people's signing keys, to check who wrote what. */
+	identities: IdentityKeys;
 	list: ConversationList;
 	reactions: Reactions;
 	timeline: Timeline;
@@ -107,11 +111,17 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 	const participant = (id: string, userId: string | null) =>
 		p.list.participants[id]?.find((x) => x.user_id === userId);
 
-	p.keys = new ConversationKeys({ keyring, epoch: async (id) => epochOf(id) ?? (await fetch(id)).key_epoch });
+	p.keys = new ConversationKeys({
+		keyring,
+		me,
+		epoch: async (id) => epochOf(id) ?? (await fetch(id)).key_epoch
+	});
+	p.identities = new IdentityKeys(() => host.client());
 	p.list = new ConversationList({
 		rpc,
 		me,
-		decrypt: (row) => p.timeline.decrypt(row),
+		// A preview is only text in the list: its signature is checked when the timeline shows it.
+		decrypt: (row) => p.timeline.decrypt(row, false),
 		membersChanged: (id, members) => {
 			// Someone who is no longer a member stops showing as typing, or present, at once.
 			p.typing.keepOnly(id, members);
@@ -132,6 +142,10 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 	p.timeline = new Timeline({
 		me: () => host.userId(),
 		key: held,
+		verify: async (row) => {
+			const fields = signedFieldsOfRow(row);
+			return fields ? p.identities.check(fields, row.encryption?.sig) : 'unsigned';
+		},
 		participants: (id) => p.list.participants[id] ?? [],
 		reactions: (id) => p.reactions.of(id),
 		applied: (row, text) => p.list.noteMessage(row, text),
@@ -154,7 +168,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		outbox: () => host.outbox(),
 		online: () => host.browserOnline(),
 		view: (id) => p.timeline.messagesById[id],
-		seal: (id, text) => p.keys.seal(id, text),
+		seal: (id, text, context) => p.keys.seal(id, text, context),
 		epochOf,
 		open,
 		send: (entry) =>

@@ -12,6 +12,7 @@ function setup() {
 	const outbox = new Outbox('me', new IDBFactory());
 	const timeline = new Timeline({
 		me: () => 'me',
+		verify: async () => 'verified',
 		key: async () => null,
 		participants: () => [{ user_id: 'me' }, { user_id: 'bob' }, { user_id: 'cleo' }] as ParticipantView[],
 		reactions: () => [],
@@ -28,7 +29,7 @@ function setup() {
 		view: (id) => timeline.messagesById[id],
 		seal: async (_c, text) => ({
 			content_encrypted: `sealed(${text})`,
-			encryption: { epoch: 1, nonce: 'n' }
+			encryption: { epoch: 1, nonce: 'n', sig: 's' }
 		}),
 		epochOf: () => 1,
 		open: async () => null,
@@ -95,7 +96,7 @@ describe('PendingMessages', () => {
 			client_id,
 			conversation_id: 'c1',
 			content_encrypted: `sealed(${client_id} text)`,
-			encryption: { epoch: 1, nonce: 'n' },
+			encryption: { epoch: 1, nonce: 'n', sig: 's' },
 			message_type: 'text' as const,
 			reply_to_id: null,
 			createdAt,

@@ -4,6 +4,7 @@ import { ChatError } from './errors.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
 import { pendingMessageView } from './derive.ts';
 import { Sender } from './sender.ts';
+import type { SealContext } from './signatures.ts';
 import type { MessageView } from './types.ts';
 
 function setup() {
@@ -15,14 +16,19 @@ function setup() {
 	let network = false;
 	let refuse: string | null = null;
 	let epoch = 1;
+	const contexts: SealContext[] = [];
+	const signed: (string | undefined)[] = [];
 	const sender = new Sender({
 		outbox: () => outbox,
 		online: () => online,
 		view: (id) => views.get(id),
-		seal: async (_c, text) => ({
-			content_encrypted: `sealed(${text})@${epoch}`,
-			encryption: { epoch, nonce: 'n' }
-		}),
+		seal: async (_c, text, context) => (
+			contexts.push(context),
+			{
+				content_encrypted: `sealed(${text})@${epoch}`,
+				encryption: { epoch, nonce: 'n', sig: `s@${epoch}` }
+			}
+		),
 		epochOf: () => epoch,
 		open: async (_c, _e, ciphertext) => /^sealed\((.*)\)@\d+$/.exec(ciphertext)?.[1] ?? null,
 		send: async (entry: OutboxEntry) => {
@@ -30,6 +36,7 @@ function setup() {
 			if (refuse && entry.content_encrypted.includes(refuse))
 				throw new ChatError('Conversation not found', 404, 'conversation_not_found');
 			sent.push(entry.content_encrypted);
+			signed.push(entry.encryption.sig);
 			return { id: entry.client_id };
 		},
 		stored: async () => undefined,
@@ -56,6 +63,8 @@ function setup() {
 		sender,
 		outbox,
 		sent,
+		signed,
+		contexts,
 		failures,
 		write,
 		set: (o: { online?: boolean; network?: boolean; refuse?: string | null; epoch?: number }) => {
@@ -95,5 +104,30 @@ describe('Sender', () => {
 		expect(t.sent).toEqual(['sealed(lost)@1', 'sealed(behind)@1']);
 		expect(t.failures.get(refused)).toBe('Conversation not found');
 		expect((await t.outbox.all()).map((e) => e.failed)).toEqual([true]);
+	});
+
+	it('signs what it seals with the message context, and signs an entry queued before signing', async () => {
+		const t = setup();
+		const id = await t.write('hello');
+		expect(t.contexts).toEqual([
+			{ kind: 'message', clientId: id, messageType: 'text', replyToId: null, attachment: null }
+		]);
+		expect(t.signed).toEqual(['s@1']);
+		// An outbox entry from an older version: sealed, but not signed.
+		await t.outbox.put({
+			client_id: 'old-entry',
+			conversation_id: 'c1',
+			content_encrypted: 'sealed(from before)@1',
+			encryption: { epoch: 1, nonce: 'n' },
+			message_type: 'text',
+			reply_to_id: null,
+			createdAt: t.outbox.stamp(),
+			attempts: 0,
+			lastError: null
+		});
+		await t.sender.drain();
+		expect(t.sent.at(-1)).toBe('sealed(from before)@1');
+		expect(t.signed.at(-1)).toBe('s@1');
+		expect(t.contexts.at(-1)).toMatchObject({ kind: 'message', clientId: 'old-entry' });
 	});
 });

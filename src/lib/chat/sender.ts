@@ -8,9 +8,9 @@
 import { attachmentRef } from './derive.ts';
 import { errorMessage, isNetworkError } from './errors.ts';
 import type { Outbox, OutboxEntry } from './outbox.ts';
+import type { Sealed } from './conversation-keys.ts';
+import type { SealContext } from './signatures.ts';
 import type { MessageView } from './types.ts';
-
-type Sealed = { content_encrypted: string; encryption: { epoch: number; nonce: string } };
 
 export interface SenderDeps {
 	/** The signed-in user's outbox; null once signed out. */
@@ -19,8 +19,8 @@ export interface SenderDeps {
 	online(): boolean;
 	/** The pending view of a message not yet stored, by client id. */
 	view(clientId: string): MessageView | undefined;
-	/** Seals text under the conversation's current key. */
-	seal(conversationId: string, text: string): Promise<Sealed>;
+	/** Seals text under the conversation's current key, signed with the message's context. */
+	seal(conversationId: string, text: string, context: SealContext): Promise<Sealed>;
 	/** The conversation's current epoch, if known. */
 	epochOf(conversationId: string): number | undefined;
 	/** Opens an entry's content with the key of its epoch; null when this device cannot. */
@@ -60,13 +60,20 @@ export class Sender {
 		const outbox = this.#deps.outbox();
 		if (!view || !outbox) return;
 		try {
-			const sealed = await this.#deps.seal(view.conversation_id, view.text ?? '');
+			const attachment = attachmentRef(view.attachment);
+			const sealed = await this.#deps.seal(view.conversation_id, view.text ?? '', {
+				kind: 'message',
+				clientId,
+				messageType: view.message_type,
+				replyToId: view.reply_to_id,
+				attachment
+			});
 			const entry: OutboxEntry = {
 				client_id: clientId,
 				conversation_id: view.conversation_id,
 				...sealed,
 				message_type: view.message_type,
-				attachment: attachmentRef(view.attachment),
+				attachment,
 				reply_to_id: view.reply_to_id,
 				createdAt,
 				attempts: 0,
@@ -140,10 +147,14 @@ export class Sender {
 		}
 	}
 
-	/** Seals an entry again under the current epoch when the one it was sealed under has ended. */
+	/**
+	 * Seals an entry again under the current epoch when the one it was sealed under has ended, or
+	 * when it was queued before messages were signed.
+	 */
 	async #reseal(outbox: Outbox, entry: OutboxEntry): Promise<void> {
 		const current = this.#deps.epochOf(entry.conversation_id);
-		if (current === undefined || current === entry.encryption.epoch) return;
+		const signed = !!entry.encryption.sig;
+		if (signed && (current === undefined || current === entry.encryption.epoch)) return;
 		const text = await this.#deps.open(
 			entry.conversation_id,
 			entry.encryption.epoch,
@@ -151,7 +162,13 @@ export class Sender {
 			entry.encryption.nonce
 		);
 		if (text === null) return;
-		const sealed = await this.#deps.seal(entry.conversation_id, text);
+		const sealed = await this.#deps.seal(entry.conversation_id, text, {
+			kind: 'message',
+			clientId: entry.client_id,
+			messageType: entry.message_type,
+			replyToId: entry.reply_to_id,
+			attachment: entry.attachment ?? null
+		});
 		entry.content_encrypted = sealed.content_encrypted;
 		entry.encryption = sealed.encryption;
 		await outbox.put(entry);

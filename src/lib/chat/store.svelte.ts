@@ -183,7 +183,7 @@ export class ChatStore {
 		const p = this.#p;
 		for (const part of [p.receipts, p.keyRequests, p.live, p.typing, p.history, p.reactions, p.attachments])
 			part.reset();
-		for (const part of [p.list, p.timeline, p.presence]) part.reset();
+		for (const part of [p.list, p.timeline, p.presence, p.identities]) part.reset();
 		void this.#outbox?.close();
 		this.#outbox = null;
 		this.#sb = null;
@@ -441,14 +441,20 @@ export class ChatStore {
 	async edit(messageId: string, text: string): Promise<void> {
 		const m = this.messagesById[messageId];
 		if (!m || m.seq === null) throw new ChatError('That message is not stored yet', 404, 'message_not_found');
-		const sealed = await this.#p.keys.seal(m.conversation_id, text);
-		const before = { text: m.text, undecryptable: m.undecryptable };
+		const sealed = await this.#p.keys.seal(m.conversation_id, text, {
+			kind: 'edit',
+			clientId: m.client_id,
+			messageType: m.message_type,
+			replyToId: m.reply_to_id,
+			attachment: attachmentRef(m.attachment)
+		});
+		const before = { text: m.text, undecryptable: m.undecryptable, signature: m.signature };
 		Object.assign(m, { text, undecryptable: false });
 		try {
 			const row = normalizeMessage(
 				await this.#p.rpc<Raw>('edit_message', { message_id: messageId, ...sealed })
 			);
-			this.#p.timeline.apply(row, text, false);
+			this.#p.timeline.apply(row, { text, undecryptable: false, signature: 'verified' });
 		} catch (err) {
 			const now = this.messagesById[messageId];
 			if (now) Object.assign(now, before);
@@ -461,7 +467,7 @@ export class ChatStore {
 		const before = this.messagesById[messageId];
 		const ref = before ? attachmentRef(before.attachment) : null;
 		const row = normalizeMessage(await this.#p.rpc<Raw>('delete_message', { message_id: messageId }));
-		this.#p.timeline.apply(row, null, false);
+		this.#p.timeline.apply(row, { text: null, undecryptable: false });
 		// The tombstone no longer points at the file; its uploader removes it (others may not).
 		this.#p.attachments.deleted(messageId, ref, before?.sender_id === this.userId);
 	}

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { newConversationKey } from '../crypto/e2ee.ts';
+import { generateIdentity, newConversationKey } from '../crypto/e2ee.ts';
+import { checkSignature, signFields, signingKeyOf } from '../crypto/signing.ts';
+import { signedFieldsOfRow } from './signatures.ts';
 import { sealedRow } from './test-rows.ts';
 import { pendingMessageView } from './derive.ts';
 import { Timeline } from './timeline.svelte.ts';
@@ -9,6 +11,17 @@ const key = newConversationKey();
 
 function row(seq: number, text: string, over: Partial<MessageRow> = {}): MessageRow {
 	return sealedRow(key, seq, text, over);
+}
+
+const bob = await signingKeyOf(generateIdentity().secretKey);
+const cleo = await signingKeyOf(generateIdentity().secretKey);
+const signingKeys: Record<string, string[]> = { bob: [bob.publicKey], cleo: [cleo.publicKey] };
+
+/** A row as Bob's device sends it: sealed, then signed over its fields. */
+async function signedRow(seq: number, text: string, over: Partial<MessageRow> = {}): Promise<MessageRow> {
+	const r = row(seq, text, { sender_id: 'bob', client_id: `k${seq}`, ...over });
+	const sig = await signFields(bob, signedFieldsOfRow(r)!);
+	return { ...r, encryption: { ...r.encryption!, sig } };
 }
 
 function setup() {
@@ -22,6 +35,10 @@ function setup() {
 	];
 	const timeline = new Timeline({
 		me: () => 'me',
+		verify: async (r) => {
+			const fields = signedFieldsOfRow(r);
+			return fields ? checkSignature(fields, r.encryption?.sig, signingKeys[r.sender_id] ?? []) : 'unsigned';
+		},
 		key: async () => {
 			decrypts++;
 			return haveKey ? key : null;
@@ -43,6 +60,23 @@ function setup() {
 }
 
 describe('Timeline', () => {
+	it("checks each message's signature: Bob's verifies; unsigned, relabelled or altered ones do not", async () => {
+		const t = setup();
+		const good = await signedRow(1, 'from Bob');
+		const relabelled = { ...(await signedRow(2, 'also from Bob')), sender_id: 'cleo' };
+		const replyMoved = { ...(await signedRow(3, 'a reply')), reply_to_id: 'm1' };
+		await t.timeline.ingest([good, relabelled, replyMoved, row(4, 'unsigned', { sender_id: 'bob' })]);
+		expect(t.timeline.messagesOf('c1').map((m) => [m.text, m.signature])).toEqual([
+			['from Bob', 'verified'],
+			['also from Bob', 'invalid'],
+			['a reply', 'invalid'],
+			['unsigned', 'unsigned']
+		]);
+		// The server relabels a message it already delivered: the known view is checked again.
+		await t.timeline.ingest([{ ...good, sender_id: 'cleo' }]);
+		expect(t.timeline.messagesById.m1.signature).toBe('invalid');
+	});
+
 	it('orders by seq, replaces my pending copy by its row, and decrypts only what changed', async () => {
 		const t = setup();
 		const pending = pendingMessageView({

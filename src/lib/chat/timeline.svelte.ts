@@ -2,12 +2,13 @@
  * The timeline (Stream Chat's "channel state" for messages): every loaded message by id and each
  * conversation's ids in display order (stored ones by ascending seq, then my pending ones). This
  * module owns merging stored rows in (my optimistic copy gives way to its row, known rows are
- * updated, only new or changed content is decrypted), statuses of my messages from the members'
- * watermarks, and decrypting again once a key turns up. What follows a merge (receipts, typing,
+ * updated, only new or changed content is decrypted and its signature checked), statuses of my
+ * messages from the members' watermarks, and decrypting again once a key turns up. What follows a merge (receipts, typing,
  * key requests, the list's last message) is the store's, through the callbacks.
  */
 /* eslint-disable svelte/prefer-svelte-reactivity -- the Sets and Maps here are per-call bookkeeping; the state is messagesById and idsByConversation. */
 import { openText } from '../crypto/e2ee.ts';
+import type { SignatureCheck } from '../crypto/signing.ts';
 import { deriveStatus, orderIds } from './derive.ts';
 import type { MessageRow, MessageView, ParticipantView, ReactionView } from './types.ts';
 
@@ -16,6 +17,8 @@ export interface TimelineDeps {
 	me(): string | null;
 	/** A conversation key of one epoch, if this device holds it; null while the key ring is locked. */
 	key(conversationId: string, epoch: number): Promise<Uint8Array | null>;
+	/** Whether a stored row's signature is its sender's (checked once its content opened). */
+	verify(row: MessageRow): Promise<SignatureCheck>;
 	participants(conversationId: string): ParticipantView[];
 	reactions(messageId: string): ReactionView[];
 	/** A row was merged: the list's last message and preview may change. */
@@ -32,8 +35,17 @@ function sameContent(view: MessageView, row: MessageRow): boolean {
 		view.content_encrypted === row.content_encrypted &&
 		view.edited_at === row.edited_at &&
 		view.deleted_at === row.deleted_at &&
-		view.encryption?.nonce === row.encryption?.nonce
+		view.encryption?.nonce === row.encryption?.nonce &&
+		view.encryption?.sig === row.encryption?.sig &&
+		view.sender_id === row.sender_id
 	);
+}
+
+/** What opening a row gave: its text, or why not, and who signed it. */
+export interface Opened {
+	text: string | null;
+	undecryptable: boolean;
+	signature?: SignatureCheck;
 }
 
 export class Timeline {
@@ -88,13 +100,19 @@ export class Timeline {
 		return high;
 	}
 
-	/** Opens a row's content: null text for tombstones, `undecryptable` when this device cannot. */
-	async decrypt(row: MessageRow): Promise<{ text: string | null; undecryptable: boolean }> {
+	/**
+	 * Opens a row's content and checks its signature: null text for tombstones, `undecryptable` when
+	 * this device cannot open it (nothing to vouch for then).
+	 */
+	async decrypt(row: MessageRow, verify = true): Promise<Opened> {
 		if (row.deleted_at || row.content_encrypted == null) return { text: null, undecryptable: false };
 		if (!row.encryption) return { text: null, undecryptable: true };
 		const key = await this.#deps.key(row.conversation_id, row.encryption.epoch).catch(() => null);
 		const text = key ? openText(key, row.content_encrypted, row.encryption.nonce) : null;
-		return { text, undecryptable: text === null };
+		if (text === null) return { text, undecryptable: true };
+		if (!verify) return { text, undecryptable: false };
+		const signature = await this.#deps.verify(row).catch((): SignatureCheck => 'invalid');
+		return { text, undecryptable: false, signature };
 	}
 
 	/**
@@ -108,11 +126,12 @@ export class Timeline {
 			rows.map(async (row) => {
 				const known = this.messagesById[row.id];
 				if (known && !known.undecryptable && sameContent(known, row)) {
-					return { text: known.text, undecryptable: false };
+					return { text: known.text, undecryptable: false, signature: known.signature } as Opened;
 				}
 				const pending = row.client_id && row.sender_id === me ? this.messagesById[row.client_id] : undefined;
 				if (pending && pending.seq === null && pending.text !== null && !row.edited_at && !row.deleted_at) {
-					return { text: pending.text, undecryptable: false };
+					// My own message, just signed here: its row is what this device sent.
+					return { text: pending.text, undecryptable: false, signature: 'verified' } as Opened;
 				}
 				return this.decrypt(row);
 			})
@@ -127,7 +146,7 @@ export class Timeline {
 				set = new Set(this.idsByConversation[row.conversation_id] ?? []);
 				present.set(row.conversation_id, set);
 			}
-			this.apply(row, decrypted[i].text, decrypted[i].undecryptable, set);
+			this.apply(row, decrypted[i], set);
 			touched.add(row.conversation_id);
 		});
 		for (const id of touched) {
@@ -152,17 +171,18 @@ export class Timeline {
 		const stale = Object.values(this.messagesById).filter((m) => m.undecryptable && match(m));
 		await Promise.all(
 			stale.map(async (m) => {
-				const { text, undecryptable } = await this.decrypt(m as MessageRow);
+				const opened = await this.decrypt(m as MessageRow);
 				const now = this.messagesById[m.id];
 				if (!now || !sameContent(now, m as MessageRow)) return;
-				Object.assign(now, { text, undecryptable });
+				Object.assign(now, opened);
 				this.#deps.opened(now);
 			})
 		);
 	}
 
-	/** Puts one stored row in (with its text, already decrypted). */
-	apply(row: MessageRow, text: string | null, undecryptable: boolean, present?: Set<string>): void {
+	/** Puts one stored row in (with its text, already decrypted, and its signature checked). */
+	apply(row: MessageRow, opened: Opened, present?: Set<string>): void {
+		const { text, undecryptable, signature } = opened;
 		const conversationId = row.conversation_id;
 		const ids = this.ids(conversationId);
 		// My optimistic copy (if still there) gives way to the stored row.
@@ -180,6 +200,7 @@ export class Timeline {
 			...row,
 			text,
 			undecryptable,
+			signature,
 			status: 'sent',
 			readBy: 0,
 			deliveredTo: 0,

@@ -2,6 +2,7 @@
  * Row shapes of the database contract (docs/chat-api.md) and the views the chat store derives from
  * them for the UI.
  */
+import type { SignatureCheck } from '../crypto/signing.ts';
 
 export type MessageType = 'text' | 'image' | 'file' | 'voice';
 export type ConversationKind = 'direct' | 'group';
@@ -12,6 +13,8 @@ export type MessageStatus = 'pending' | 'failed' | 'sent' | 'delivered' | 'read'
 export interface MessageEncryption {
 	epoch: number;
 	nonce: string;
+	/** The sender device's Ed25519 signature (crypto/signing.ts); absent on messages from before signing. */
+	sig?: string;
 }
 
 /** A `messages` row. */
@@ -58,6 +61,11 @@ export interface MessageView extends Omit<MessageRow, 'seq'> {
 	text: string | null;
 	/** True when the content exists but could not be decrypted here (missing key, tampering). */
 	undecryptable: boolean;
+	/**
+	 * Whether its sender's device signed what opened here: `verified`, or a warning for `unsigned` and
+	 * `invalid` (forged, or relabelled by the server). Unset while pending and for what did not open.
+	 */
+	signature?: SignatureCheck;
 	/** For my messages: derived from the other participants' watermarks. For others' always `sent`. */
 	status: MessageStatus;
 	/** How many other participants have read / received it (my messages; 0 otherwise). */

@@ -4,6 +4,7 @@ import { ChatError } from '../chat/errors.ts';
 import { FakeDatabase, FakeRpcError, FakeSupabase } from '../chat/testing/fake-supabase.ts';
 import { MIN_BACKUP_ITERATIONS, newConversationKey, openText, sealText } from './e2ee.ts';
 import { Keyring } from './keyring.svelte.ts';
+import { checkSignature, type SignedFields } from './signing.ts';
 
 /** Fakes the two RPCs the key ring uses over the shared tables. */
 function withKeyRpcs(
@@ -55,6 +56,39 @@ describe('Keyring identity', () => {
 		const again = new Keyring(idb);
 		await again.ensureIdentity(client.client, 'alice');
 		expect(again.publicKey).toBe(ring.publicKey);
+	});
+
+	it('publishes the signing key of its identity, and signs with it', async () => {
+		const db = setup(['alice']);
+		const idb = new IDBFactory();
+		const client = new FakeSupabase('alice', db);
+		const ring = new Keyring(idb);
+		await ring.ensureIdentity(client.client, 'alice');
+		const published = db.table('profiles')[0].signing_key as string;
+		expect(published).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+		const fields: SignedFields = {
+			kind: 'message',
+			conversationId: 'c1',
+			epoch: 1,
+			clientId: 'k1',
+			messageType: 'text',
+			senderId: 'alice',
+			replyToId: null,
+			nonce: 'bg==',
+			ciphertext: 'Yw==',
+			attachment: null
+		};
+		expect(await checkSignature(fields, await ring.sign(fields), [published])).toBe('verified');
+
+		// An identity from before messages were signed: its next start publishes the signing key.
+		db.table('profiles')[0].signing_key = null;
+		await new Keyring(idb).ensureIdentity(client.client, 'alice');
+		expect(db.table('profiles')[0].signing_key).toBe(published);
+
+		// A device without the identity cannot sign.
+		const locked = new Keyring(new IDBFactory());
+		const err = await locked.sign(fields).catch((e: unknown) => e);
+		expect((err as ChatError).detail).toBe('no_identity');
 	});
 
 	it('asks for a restore on a second device, which then unwraps old keys with the right passphrase', async () => {

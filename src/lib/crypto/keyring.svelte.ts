@@ -1,5 +1,6 @@
 /**
- * The key ring: this device's identity key pair and the conversation keys it can unwrap.
+ * The key ring: this device's identity key pair, the signing key derived from it (signing.ts), and
+ * the conversation keys it can unwrap.
  *
  * The identity secret key lives only in IndexedDB (per user) and, passphrase-encrypted, in
  * `key_backups`. Conversation keys come from `conversation_keys` (wrapped for me with `nacl.box`) and
@@ -22,6 +23,13 @@ import {
 	wrapKey,
 	type KeyBackup
 } from './e2ee.ts';
+import {
+	signFields,
+	signingKeyOf,
+	signingPublicKeyOf,
+	type SignedFields,
+	type SigningKey
+} from './signing.ts';
 
 interface StoredIdentity {
 	userId: string;
@@ -57,6 +65,7 @@ export class Keyring {
 	#db: Promise<IDBDatabase> | null = null;
 	#supabase: SupabaseClient | null = null;
 	#secretKey: Uint8Array | null = null;
+	#signing: Promise<SigningKey> | null = null;
 	#keys = new Map<string, Promise<Uint8Array | null>>();
 	#publicKeys = new Map<string, string | null>();
 
@@ -97,16 +106,26 @@ export class Keyring {
 
 	#use(identity: StoredIdentity) {
 		this.#secretKey = identity.secretKey;
+		this.#signing = signingKeyOf(identity.secretKey);
 		this.publicKey = identity.publicKey;
 		this.#publicKeys.set(identity.userId, identity.publicKey);
 		this.ready = true;
 		this.needsRestore = false;
 	}
 
-	async #publishPublicKey(publicKey: string): Promise<void> {
+	/** Publishes an identity: its box key and the signing key derived from it, together. */
+	async #publishPublicKey(publicKey: string, secretKey: Uint8Array): Promise<void> {
 		const { supabase, userId } = this.#client();
-		unwrap(await supabase.from('profiles').update({ public_key: publicKey }).eq('id', userId));
+		const signing_key = signingPublicKeyOf(secretKey);
+		unwrap(await supabase.from('profiles').update({ public_key: publicKey, signing_key }).eq('id', userId));
 		this.#publicKeys.set(userId, publicKey);
+	}
+
+	/** Signs a message's fields with this device's identity (throws without one). */
+	async sign(fields: SignedFields): Promise<string> {
+		this.#requireSecret();
+		if (!this.#signing) throw new ChatError('This device has no identity key yet', 0, 'no_identity');
+		return signFields(await this.#signing, fields);
 	}
 
 	/**
@@ -119,7 +138,7 @@ export class Keyring {
 		this.userId = userId;
 		const [local, profile, backup] = await Promise.all([
 			this.#load(userId),
-			supabase.from('profiles').select('public_key').eq('id', userId).maybeSingle(),
+			supabase.from('profiles').select('public_key, signing_key').eq('id', userId).maybeSingle(),
 			supabase.from('key_backups').select('user_id').eq('user_id', userId).maybeSingle()
 		]);
 		if (profile.error && local && isNetworkError(new ChatError(profile.error.message, profile.status))) {
@@ -127,11 +146,14 @@ export class Keyring {
 			this.#use(local);
 			return;
 		}
-		const published = (unwrap(profile) as { public_key: string | null } | null)?.public_key ?? null;
+		const row = unwrap(profile) as { public_key: string | null; signing_key: string | null } | null;
+		const published = row?.public_key ?? null;
 		this.hasBackup = !backup.error && !!backup.data;
 
 		if (local && (published === null || published === local.publicKey)) {
-			if (published === null) await this.#publishPublicKey(local.publicKey);
+			// An identity made before messages were signed publishes its signing key on first use.
+			if (published === null || row?.signing_key !== signingPublicKeyOf(local.secretKey))
+				await this.#publishPublicKey(local.publicKey, local.secretKey);
 			this.#use(local);
 			return;
 		}
@@ -139,12 +161,13 @@ export class Keyring {
 			const identity = generateIdentity();
 			const stored: StoredIdentity = { userId, ...identity, createdAt: new Date().toISOString() };
 			await this.#save(stored);
-			await this.#publishPublicKey(identity.publicKey);
+			await this.#publishPublicKey(identity.publicKey, identity.secretKey);
 			this.#use(stored);
 			return;
 		}
 		// The profile's key was made elsewhere: only the backup (or a reset) can bring it here.
 		this.#secretKey = null;
+		this.#signing = null;
 		this.publicKey = null;
 		this.ready = false;
 		this.needsRestore = true;
@@ -184,8 +207,8 @@ export class Keyring {
 		if (!secretKey) return false;
 		const publicKey = publicKeyOf(secretKey);
 		const profile = unwrap(
-			await supabase.from('profiles').select('public_key').eq('id', userId).maybeSingle()
-		) as { public_key: string | null } | null;
+			await supabase.from('profiles').select('public_key, signing_key').eq('id', userId).maybeSingle()
+		) as { public_key: string | null; signing_key: string | null } | null;
 		const published = profile?.public_key ?? null;
 		if (published && published !== publicKey) {
 			throw new ChatError(
@@ -196,7 +219,8 @@ export class Keyring {
 		}
 		const stored: StoredIdentity = { userId, publicKey, secretKey, createdAt: new Date().toISOString() };
 		await this.#save(stored);
-		if (!published) await this.#publishPublicKey(publicKey);
+		if (!published || profile?.signing_key !== signingPublicKeyOf(secretKey))
+			await this.#publishPublicKey(publicKey, secretKey);
 		this.#keys.clear();
 		this.#use(stored);
 		this.hasBackup = true;
@@ -213,7 +237,7 @@ export class Keyring {
 		const identity = generateIdentity();
 		const stored: StoredIdentity = { userId, ...identity, createdAt: new Date().toISOString() };
 		await this.#save(stored);
-		await this.#publishPublicKey(identity.publicKey);
+		await this.#publishPublicKey(identity.publicKey, identity.secretKey);
 		this.#keys.clear();
 		this.#use(stored);
 		this.onIdentityChange?.();
@@ -228,6 +252,7 @@ export class Keyring {
 
 	#forgetSecrets() {
 		this.#secretKey = null;
+		this.#signing = null;
 		this.#keys.clear();
 		this.#publicKeys.clear();
 		this.publicKey = null;
