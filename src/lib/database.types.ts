@@ -6,6 +6,46 @@ export type Database = {
 	__InternalSupabase: { PostgrestVersion: '12' };
 	public: {
 		Tables: {
+			contact_verifications: {
+				Row: {
+					contact_id: string;
+					signature: string;
+					signing_key: string;
+					user_id: string;
+					verified_at: string;
+				};
+				ComputedFields: never;
+				Insert: {
+					contact_id: string;
+					signature: string;
+					signing_key: string;
+					user_id: string;
+					verified_at?: string;
+				};
+				Update: {
+					contact_id?: string;
+					signature?: string;
+					signing_key?: string;
+					user_id?: string;
+					verified_at?: string;
+				};
+				Relationships: [
+					{
+						foreignKeyName: 'contact_verifications_contact_id_fkey';
+						columns: ['contact_id'];
+						isOneToOne: false;
+						referencedRelation: 'profiles';
+						referencedColumns: ['id'];
+					},
+					{
+						foreignKeyName: 'contact_verifications_user_id_fkey';
+						columns: ['user_id'];
+						isOneToOne: false;
+						referencedRelation: 'profiles';
+						referencedColumns: ['id'];
+					}
+				];
+			};
 			conversation_keys: {
 				Row: {
 					conversation_id: string;

@@ -57,3 +57,41 @@ create trigger profiles_record_identity_key
   after insert or update of signing_key, public_key on public.profiles
   for each row execute function private.record_identity_key();
 comment on trigger profiles_record_identity_key on public.profiles is 'Keeps the identity history in identity_keys.';
+
+create table public.contact_verifications (
+  user_id uuid not null references public.profiles (id) on delete cascade,
+  contact_id uuid not null references public.profiles (id) on delete cascade,
+  signing_key text not null check (signing_key ~ '^[A-Za-z0-9+/=]{43,44}$'),
+  signature text not null check (char_length(signature) between 80 and 100),
+  verified_at timestamptz not null default now(),
+  primary key (user_id, contact_id),
+  constraint contact_verifications_not_self check (user_id <> contact_id)
+);
+comment on table public.contact_verifications is 'Contacts whose safety number a user confirmed: the contact''s signing key at that moment, signed by the user''s own identity (so the server can neither forge nor move a verification, only delete it). Owner only.';
+
+create index contact_verifications_contact_idx on public.contact_verifications (contact_id);
+comment on index public.contact_verifications_contact_idx is 'Covers the contact_id foreign key.';
+
+alter table public.contact_verifications enable row level security;
+
+create policy "owners read their verifications"
+  on public.contact_verifications for select to authenticated
+  using (user_id = (select auth.uid()));
+
+create policy "owners record their verifications"
+  on public.contact_verifications for insert to authenticated
+  with check (user_id = (select auth.uid()));
+
+create policy "owners renew their verifications"
+  on public.contact_verifications for update to authenticated
+  using (user_id = (select auth.uid()))
+  with check (user_id = (select auth.uid()));
+
+create policy "owners clear their verifications"
+  on public.contact_verifications for delete to authenticated
+  using (user_id = (select auth.uid()));
+
+revoke all on table public.contact_verifications from anon, authenticated;
+grant select, delete on table public.contact_verifications to authenticated;
+grant insert (user_id, contact_id, signing_key, signature) on table public.contact_verifications to authenticated;
+grant update (signing_key, signature, verified_at) on table public.contact_verifications to authenticated;

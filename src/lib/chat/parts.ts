@@ -5,6 +5,7 @@
  * whom; what each part does is in its own module.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
+import { ContactTrust } from '../crypto/contact-trust.svelte.ts';
 import { IdentityKeys } from '../crypto/identity-keys.ts';
 import type { Keyring } from '../crypto/keyring.svelte.ts';
 import { Attachments } from './attachments.ts';
@@ -78,6 +79,8 @@ export interface Parts {
 	keys: ConversationKeys;
 	/** Other people's signing keys, to check who wrote what. */
 	identities: IdentityKeys;
+	/** Safety numbers: whom I verified, whose key changed. */
+	trust: ContactTrust;
 	list: ConversationList;
 	reactions: Reactions;
 	timeline: Timeline;
@@ -117,6 +120,13 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		epoch: async (id) => epochOf(id) ?? (await fetch(id)).key_epoch
 	});
 	p.identities = new IdentityKeys(() => host.client());
+	p.trust = new ContactTrust({
+		client: () => host.client(),
+		me,
+		keyring,
+		identities: p.identities,
+		indexedDB: options.indexedDB
+	});
 	p.list = new ConversationList({
 		rpc,
 		me,

@@ -17,6 +17,7 @@
    reactive state is in the parts' $state fields and the few here. */
 import { getContext, setContext, untrack } from 'svelte';
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
+import type { ContactTrust } from '../crypto/contact-trust.svelte.ts';
 import { Keyring } from '../crypto/keyring.svelte.ts';
 import { Outbox } from './outbox.ts';
 import { ChatError, errorMessage } from './errors.ts';
@@ -44,6 +45,11 @@ export const MAX_WATCHED_CONVERSATIONS = 45;
 
 export class ChatStore {
 	/** Conversations, most recent activity first. */
+	/** How far I trust each contact's identity (safety numbers, key changes). */
+	get trust(): ContactTrust {
+		return this.#p.trust;
+	}
+
 	get conversations(): ConversationView[] {
 		return this.#p.list.conversations;
 	}
@@ -183,7 +189,7 @@ export class ChatStore {
 		const p = this.#p;
 		for (const part of [p.receipts, p.keyRequests, p.live, p.typing, p.history, p.reactions, p.attachments])
 			part.reset();
-		for (const part of [p.list, p.timeline, p.presence, p.identities]) part.reset();
+		for (const part of [p.list, p.timeline, p.presence, p.identities, p.trust]) part.reset();
 		void this.#outbox?.close();
 		this.#outbox = null;
 		this.#sb = null;
@@ -296,6 +302,9 @@ export class ChatStore {
 			this.#p.history.newest(conversationId),
 			warmKey
 		]);
+		// Whose identity changed, and whom I verified: the window shows it and sending may wait.
+		const members = (this.#p.list.participants[conversationId] ?? []).map((m) => m.user_id);
+		void this.#p.trust.load(members).catch(() => undefined);
 		if (!this.keyring.ready) return;
 		// Members who joined, or had no public key when the epoch's key was made, get it from me;
 		// and if the page showed rows of the current epoch I cannot open, I ask for mine (the

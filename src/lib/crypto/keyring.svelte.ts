@@ -19,11 +19,13 @@ import {
 	generateIdentity,
 	newConversationKey,
 	publicKeyOf,
+	toBase64,
 	unwrapKey,
 	wrapKey,
 	type KeyBackup
 } from './e2ee.ts';
 import {
+	signBytes,
 	signFields,
 	signingKeyOf,
 	signingPublicKeyOf,
@@ -52,6 +54,8 @@ export class Keyring {
 	userId = $state<string | null>(null);
 	/** My base64 public key once this device has the identity. */
 	publicKey = $state<string | null>(null);
+	/** My base64 signing public key (derived from the identity) once this device has it. */
+	signingPublicKey = $state<string | null>(null);
 	/** This device holds the identity secret key matching `profiles.public_key`. */
 	ready = $state(false);
 	/** The profile has a public key but this device lacks (or has another) secret key: restore the backup. */
@@ -107,6 +111,7 @@ export class Keyring {
 	#use(identity: StoredIdentity) {
 		this.#secretKey = identity.secretKey;
 		this.#signing = signingKeyOf(identity.secretKey);
+		this.signingPublicKey = signingPublicKeyOf(identity.secretKey);
 		this.publicKey = identity.publicKey;
 		this.#publicKeys.set(identity.userId, identity.publicKey);
 		this.ready = true;
@@ -123,9 +128,18 @@ export class Keyring {
 
 	/** Signs a message's fields with this device's identity (throws without one). */
 	async sign(fields: SignedFields): Promise<string> {
+		return signFields(await this.#signingKey(), fields);
+	}
+
+	/** Signs a statement of mine (e.g. "I verified this contact's key") with my identity. */
+	async signStatement(bytes: Uint8Array): Promise<string> {
+		return toBase64(await signBytes(await this.#signingKey(), bytes));
+	}
+
+	#signingKey(): Promise<SigningKey> {
 		this.#requireSecret();
 		if (!this.#signing) throw new ChatError('This device has no identity key yet', 0, 'no_identity');
-		return signFields(await this.#signing, fields);
+		return this.#signing;
 	}
 
 	/**
@@ -253,6 +267,7 @@ export class Keyring {
 	#forgetSecrets() {
 		this.#secretKey = null;
 		this.#signing = null;
+		this.signingPublicKey = null;
 		this.#keys.clear();
 		this.#publicKeys.clear();
 		this.publicKey = null;

@@ -130,8 +130,17 @@ function verifyingKey(publicKey: string): Promise<CryptoKey | null> {
  * Whether `signature` over `fields` was made by one of `publicKeys` (a sender's current and earlier
  * signing keys): `unsigned` without a signature, `invalid` when none of the keys made it.
  */
-export async function checkSignature(
+export function checkSignature(
 	fields: SignedFields,
+	signature: string | null | undefined,
+	publicKeys: readonly string[]
+): Promise<SignatureCheck> {
+	return checkBytes(signedBytes(fields), signature, publicKeys);
+}
+
+/** Whether `signature` over raw `bytes` was made by one of `publicKeys`. */
+export async function checkBytes(
+	bytes: Uint8Array,
 	signature: string | null | undefined,
 	publicKeys: readonly string[]
 ): Promise<SignatureCheck> {
@@ -143,10 +152,10 @@ export async function checkSignature(
 		return 'invalid';
 	}
 	if (sig.length !== 64) return 'invalid';
-	const bytes = signedBytes(fields) as Uint8Array<ArrayBuffer>;
+	const data = bytes as Uint8Array<ArrayBuffer>;
 	for (const publicKey of publicKeys) {
 		const key = await verifyingKey(publicKey);
-		if (key && (await crypto.subtle.verify('Ed25519', key, sig as Uint8Array<ArrayBuffer>, bytes)))
+		if (key && (await crypto.subtle.verify('Ed25519', key, sig as Uint8Array<ArrayBuffer>, data)))
 			return 'verified';
 	}
 	return 'invalid';
