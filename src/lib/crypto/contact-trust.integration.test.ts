@@ -107,14 +107,12 @@ describe('ContactTrust on the embedded stack', () => {
 
 		await trust.verify(ben.id);
 		expect(await verificationsOf(eve.client)).toEqual([]);
-		const sneaky = await eve.client
-			.from('contact_verifications')
-			.insert({
-				user_id: ana.id,
-				contact_id: eve.id,
-				signing_key: eve.keyring.signingPublicKey,
-				signature: 'x'.repeat(88)
-			});
+		const sneaky = await eve.client.from('contact_verifications').insert({
+			user_id: ana.id,
+			contact_id: eve.id,
+			signing_key: eve.keyring.signingPublicKey,
+			signature: 'x'.repeat(88)
+		});
 		expect(sneaky.error?.code).toBe('42501');
 		const wipe = await eve.client.from('contact_verifications').delete().eq('user_id', ana.id).select();
 		expect(wipe.data).toEqual([]);
