@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { ConversationChannels } from './conversation-channels.ts';
 import { ConversationList } from './conversation-list.svelte.ts';
-import { ChatError } from './errors.ts';
 import { LiveEvents } from './live-events.ts';
 import { Reactions } from './reactions.ts';
 import type { Receipts } from './receipts.ts';
 import type { KeyRequests } from './key-requests.ts';
+import { FakeRpcError, FakeSupabase } from './testing/fake-supabase.ts';
 import { Timeline } from './timeline.svelte.ts';
 import type { ParticipantView } from './types.ts';
 
@@ -22,14 +22,20 @@ function setup() {
 		participants: [member('me'), member('bob')]
 	};
 	let gone = false;
-	const calls: string[] = [];
+	const sb = new FakeSupabase('me');
+	const found = () => {
+		if (gone) throw new FakeRpcError(404, 'conversation_not_found', 'Conversation not found');
+		return conversation;
+	};
+	sb.rpcHandlers = {
+		list_conversations: () => [found()],
+		get_conversation: found,
+		get_messages: () => [],
+		get_reactions: () => []
+	};
+	const client = () => sb.client;
 	const list = new ConversationList({
-		rpc: async <T>(name: string) => {
-			calls.push(name);
-			if (gone) throw new ChatError('Conversation not found', 404, 'conversation_not_found');
-			const copy = structuredClone(conversation);
-			return (name === 'list_conversations' ? [copy] : copy) as T;
-		},
+		client,
 		me: () => 'me',
 		decrypt: async () => ({ text: null }),
 		membersChanged: () => undefined,
@@ -44,7 +50,7 @@ function setup() {
 		merged: () => undefined,
 		opened: () => undefined
 	});
-	const reactions = new Reactions({ rpc: async () => undefined, me: () => 'me', show: () => undefined });
+	const reactions = new Reactions({ client, me: () => 'me', show: () => undefined });
 	const followed: string[] = [];
 	const forgotten: string[] = [];
 	const live = new LiveEvents({
@@ -56,7 +62,7 @@ function setup() {
 		receipts: () => ({ queue: () => undefined }) as unknown as Receipts,
 		keyRequests: () => ({ answered: () => undefined }) as unknown as KeyRequests,
 		watch: async () => undefined,
-		rpc: async () => [] as never,
+		client,
 		isOpen: () => true,
 		catchUp: async () => undefined,
 		forget: (id) => void forgotten.push(id),
@@ -76,7 +82,7 @@ function setup() {
 		table,
 		followed,
 		forgotten,
-		calls,
+		calls: () => sb.rpcCalls.map((c) => c.name),
 		lose: () => (gone = true)
 	};
 }
@@ -133,9 +139,9 @@ describe('LiveEvents', () => {
 		await t.live.recheckMembership('c1', true);
 		expect(t.forgotten).toEqual(['c1']);
 		// Not forced: throttled right after the last check.
-		const before = t.calls.length;
+		const before = t.calls().length;
 		await t.live.recheckMembership('c1');
-		expect(t.calls.length).toBe(before);
+		expect(t.calls().length).toBe(before);
 		await t.table.db.participants_changed.handle('c1', {
 			conversation_id: 'c1',
 			user_id: 'me',

@@ -5,6 +5,7 @@
  * (live-guard.ts). The channels themselves are conversation-channels.ts'.
  */
 import type { RealtimeChannel } from '@supabase/supabase-js';
+import { getMessages, type RpcClient } from '../rpc.ts';
 import type { ChannelEvents, ConversationChannels } from './conversation-channels.ts';
 import type { ConversationList } from './conversation-list.svelte.ts';
 import { normalizeMessage } from './derive.ts';
@@ -33,7 +34,8 @@ export interface LiveEventContext {
 	reactions(): Reactions;
 	receipts(): Receipts;
 	keyRequests(): KeyRequests;
-	rpc<T>(name: string, args: Raw): Promise<T>;
+	/** The signed-in client, for the inbox's `get_messages`. */
+	client(): RpcClient;
 	isOpen(conversationId: string): boolean;
 	/** Fetches what a conversation's channel missed (`get_messages(after_seq)`). */
 	catchUp(conversationId: string): Promise<void>;
@@ -179,7 +181,7 @@ export class LiveEvents {
 		// An open conversation gets the row on its own channel; others fetch it for the preview.
 		if (ctx.isOpen(conversationId)) return;
 		const rows =
-			(await ctx.rpc<Raw[]>('get_messages', {
+			(await getMessages(ctx.client(), {
 				conversation_id: conversationId,
 				after_seq: seq - 1,
 				page_size: 1

@@ -6,12 +6,12 @@
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Keyring } from '../crypto/keyring.svelte.ts';
+import { sendMessage } from '../rpc.ts';
 import { Attachments } from './attachments.ts';
 import { ConversationChannels } from './conversation-channels.ts';
 import { ConversationKeys } from './conversation-keys.ts';
 import { ConversationList } from './conversation-list.svelte.ts';
 import { normalizeMessage } from './derive.ts';
-import { unwrap, type SupabaseResult } from './errors.ts';
 import { History } from './history.svelte.ts';
 import { KeyRequests } from './key-requests.ts';
 import { LiveEvents } from './live-events.ts';
@@ -71,8 +71,6 @@ export interface PartsHost {
 }
 
 export interface Parts {
-	/** Calls an RPC as the signed-in user: the data, or a ChatError. */
-	rpc<T>(name: string, args?: Raw): Promise<T>;
 	keys: ConversationKeys;
 	list: ConversationList;
 	reactions: Reactions;
@@ -94,8 +92,8 @@ export interface Parts {
 export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 	const p = {} as Parts;
 	const { keyring } = host;
-	const rpc = (p.rpc = async <T>(name: string, args: Raw = {}): Promise<T> =>
-		unwrap((await host.client().rpc(name, args)) as SupabaseResult<T>));
+	// The parts call RPCs through src/lib/rpc.ts with the signed-in client (a ChatError when refused).
+	const client = () => host.client();
 	const me = () => host.me();
 	const fetch = (id: string) => p.list.fetch(id);
 	const forget = (id: string) => host.forget(id);
@@ -109,7 +107,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 
 	p.keys = new ConversationKeys({ keyring, epoch: async (id) => epochOf(id) ?? (await fetch(id)).key_epoch });
 	p.list = new ConversationList({
-		rpc,
+		client,
 		me,
 		decrypt: (row) => p.timeline.decrypt(row),
 		membersChanged: (id, members) => {
@@ -122,7 +120,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		fetched: (id) => p.channels.follow(id)
 	});
 	p.reactions = new Reactions({
-		rpc,
+		client,
 		me,
 		show: (id, reactions) => {
 			const m = p.timeline.messagesById[id];
@@ -142,7 +140,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		}
 	});
 	p.history = new History({
-		rpc,
+		client,
 		timeline: p.timeline,
 		reactions: p.reactions,
 		pageSize: options.pageSize ?? 50,
@@ -157,8 +155,8 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		seal: (id, text) => p.keys.seal(id, text),
 		epochOf,
 		open,
-		send: (entry) =>
-			rpc<Raw>('send_message', {
+		send: async (entry) =>
+			sendMessage(client(), {
 				conversation_id: entry.conversation_id,
 				content_encrypted: entry.content_encrypted,
 				message_type: entry.message_type,
@@ -188,9 +186,9 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		ready: () => keyring.ready,
 		epochOf
 	});
-	p.attachments = new Attachments({ client: () => host.client(), key: held });
+	p.attachments = new Attachments({ client, key: held });
 	p.receipts = new Receipts({
-		rpc,
+		client,
 		started: () => host.started(),
 		mine: (id) => participant(id, host.userId()),
 		delayMs: options.receiptDelayMs ?? 500
@@ -201,7 +199,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		idleMs: options.typingIdleMs ?? 4000
 	});
 	p.presence = new Presence();
-	p.membership = new Membership({ rpc, me, keyring, fetch, forget });
+	p.membership = new Membership({ client, me, keyring, fetch, forget });
 	p.live = new LiveEvents({
 		me,
 		list: () => p.list,
@@ -210,7 +208,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		reactions: () => p.reactions,
 		receipts: () => p.receipts,
 		keyRequests: () => p.keyRequests,
-		rpc,
+		client,
 		isOpen,
 		catchUp: (id) => p.history.catchUp(id),
 		forget,
@@ -230,7 +228,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 	});
 	p.channels = new ConversationChannels(
 		{
-			client: () => host.client(),
+			client,
 			me,
 			epochOf,
 			load: fetch,

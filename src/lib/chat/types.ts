@@ -8,11 +8,11 @@ export type ConversationKind = 'direct' | 'group';
 export type Role = 'admin' | 'moderator' | 'member';
 export type MessageStatus = 'pending' | 'failed' | 'sent' | 'delivered' | 'read';
 
-/** `messages.encryption`. */
-export interface MessageEncryption {
+/** `messages.encryption` (a type, not an interface, so it is the `Json` the RPCs take). */
+export type MessageEncryption = {
 	epoch: number;
 	nonce: string;
-}
+};
 
 /** A `messages` row. */
 export interface MessageRow {
