@@ -5,7 +5,7 @@
  * that changes or reads chat data (the typed functions of src/lib/rpc.ts, here and in the parts),
  * private Realtime channels for live events (`user:<me>` for the inbox; per open or watched
  * conversation, its database topic and its members topic for presence and typing, both named after
- * the key epoch: see live.ts). Content is
+ * the key epoch: see live.ts; the database's payloads are decoded by live-payloads.ts). Content is
  * encrypted and decrypted here through the key ring; the server only sees ciphertext.
  *
  * Sending is optimistic and goes through the persistent outbox: a message shows at once under its
