@@ -11,7 +11,7 @@ function setup(options: { open?: boolean } = {}) {
 	const seen: string[] = [];
 	const events: ChannelEvents = {
 		db: {
-			message_created: { handle: (id, p) => void seen.push(`${id}:created:${String(p.n)}`) },
+			message_created: { handle: (id, p) => void seen.push(`${id}:created:${(p as { n: number }).n}`) },
 			receipt_updated: { always: true, handle: (id) => void seen.push(`${id}:receipt`) }
 		},
 		members: { typing: { always: true, handle: (id) => void seen.push(`${id}:typing`) } },

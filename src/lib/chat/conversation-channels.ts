@@ -11,7 +11,8 @@ type Raw = Record<string, unknown>;
 
 /** A handler of one event, and whether it also runs while the conversation is only listed. */
 export interface EventHandler {
-	handle(conversationId: string, payload: Raw): unknown;
+	/** Gets the payload as it arrived, unchecked (live-events.ts decodes it). */
+	handle(conversationId: string, payload: unknown): unknown;
 	/** Also for a watched (listed, not open) conversation; new messages reach those through the inbox. */
 	always?: boolean;
 }
@@ -216,7 +217,7 @@ export class ConversationChannels {
 				ch.on('broadcast', { event }, ({ payload }) => {
 					if (!current()) return;
 					if (!always && !this.#deps.isOpen(conversationId)) return;
-					void Promise.resolve(handle(conversationId, payload as Raw)).catch(() => undefined);
+					void Promise.resolve(handle(conversationId, payload)).catch(() => undefined);
 				});
 			}
 		};

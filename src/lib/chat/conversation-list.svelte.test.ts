@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConversationList } from './conversation-list.svelte.ts';
+import { FakeSupabase } from './testing/fake-supabase.ts';
 import type { ParticipantView } from './types.ts';
 
 const participant = (user_id: string, delivered = 0, read = 0): ParticipantView => ({
@@ -45,12 +46,11 @@ function setup() {
 			}
 		}
 	};
+	const sb = new FakeSupabase('me');
+	sb.rpcHandlers.list_conversations = () => Object.values(rows);
+	sb.rpcHandlers.get_conversation = (args) => rows[String(args.conversation_id)];
 	const list = new ConversationList({
-		rpc: async <T>(name: string, args: Record<string, unknown>) => {
-			if (name === 'list_conversations') return Object.values(rows) as T;
-			if (name === 'get_conversation') return structuredClone(rows[String(args.conversation_id)]) as T;
-			throw new Error(name);
-		},
+		client: () => sb.client,
 		me: () => 'me',
 		decrypt: async (row) => ({ text: `plain ${row.id}` }),
 		membersChanged: (id, set) => void (members[id] = [...set].sort()),

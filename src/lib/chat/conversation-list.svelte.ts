@@ -4,13 +4,15 @@
  * in pages, fetched one at a time when an event names one it lacks, re-sorted as activity moves.
  * Participant watermarks only move forward, whatever order events and reloads arrive in.
  */
+import { getConversation, listConversations, type RpcArgs, type RpcClient } from '../rpc.ts';
 import { conversationName, normalizeConversation, normalizeMessage, normalizeParticipant } from './derive.ts';
 import type { ConversationView, MessageRow, ParticipantView } from './types.ts';
 
 type Raw = Record<string, unknown>;
 
 export interface ConversationListDeps {
-	rpc<T>(name: string, args: Raw): Promise<T>;
+	/** The signed-in client, for `list_conversations` and `get_conversation`. */
+	client(): RpcClient;
 	me(): string;
 	/** The decrypted text of a message, for a preview (null when this device cannot open it). */
 	decrypt(row: MessageRow): Promise<{ text: string | null }>;
@@ -47,14 +49,15 @@ export class ConversationList {
 	/** (Re)loads the list (a handful of pages); resolves with the views, previews still decrypting. */
 	async load(): Promise<ConversationView[]> {
 		const items: Raw[] = [];
-		let before: { before_activity: unknown; before_id: unknown } | null = null;
+		let before: Pick<RpcArgs<'list_conversations'>, 'before_activity' | 'before_id'> | null = null;
 		// A handful of pages covers any realistic inbox; older ones arrive through events.
 		for (let page = 0; page < 10; page++) {
-			const rows: Raw[] =
-				(await this.#deps.rpc<Raw[]>('list_conversations', { ...before, page_size: 100 })) ?? [];
+			// Each item is a JSON object (the generator cannot type it): read through `#view`.
+			const rows = ((await listConversations(this.#deps.client(), { ...before, page_size: 100 })) ??
+				[]) as Raw[];
 			items.push(...rows);
 			if (rows.length < 100) break;
-			const last = rows[rows.length - 1];
+			const last = normalizeConversation(rows[rows.length - 1]);
 			before = { before_activity: last.last_message_at ?? last.created_at, before_id: last.id };
 		}
 		const views = items.map((item) => this.#view(item));
@@ -76,7 +79,7 @@ export class ConversationList {
 
 	/** Fetches one conversation (with participants) and puts it into the list; resolves with its reactive view. */
 	async fetch(conversationId: string): Promise<ConversationView> {
-		const item = await this.#deps.rpc<Raw>('get_conversation', { conversation_id: conversationId });
+		const item = (await getConversation(this.#deps.client(), { conversation_id: conversationId })) as Raw;
 		const view = this.#view(item);
 		const i = this.conversations.findIndex((c) => c.id === conversationId);
 		if (i >= 0) {

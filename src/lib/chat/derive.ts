@@ -203,15 +203,18 @@ export interface AttachmentContent {
 	caption: string;
 }
 
-/** `messages.attachment`: where the encrypted file is and how it was sealed (no names, no types). */
-export interface AttachmentRef {
+/**
+ * `messages.attachment`: where the encrypted file is and how it was sealed (no names, no types).
+ * A type, not an interface, so it is the `Json` `send_message` takes.
+ */
+export type AttachmentRef = {
 	path: string;
 	nonce: string;
 	/** The key epoch the file was sealed under (the message text may be resealed later). */
 	epoch: number;
 	/** Ciphertext size in bytes. */
 	size: number;
-}
+};
 
 /** The decrypted content of an image, file or voice message; null for text or malformed content. */
 export function attachmentContent(type: MessageType, text: string | null): AttachmentContent | null {

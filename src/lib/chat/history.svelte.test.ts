@@ -3,6 +3,7 @@ import { newConversationKey } from '../crypto/e2ee.ts';
 import { History } from './history.svelte.ts';
 import { Reactions } from './reactions.ts';
 import { sealedRow } from './test-rows.ts';
+import { FakeSupabase } from './testing/fake-supabase.ts';
 import { Timeline } from './timeline.svelte.ts';
 
 const key = newConversationKey();
@@ -11,9 +12,10 @@ const key = newConversationKey();
 function setup(count: number, open = true) {
 	const stored = Array.from({ length: count }, (_, i) => sealedRow(key, i + 1, `m${i + 1}`));
 	const calls: string[] = [];
-	const rpc = async <T>(name: string, args: Record<string, unknown>): Promise<T> => {
+	const sb = new FakeSupabase('me');
+	sb.rpcHandlers.get_reactions = () => [];
+	sb.rpcHandlers.get_messages = (args) => {
 		const size = Number(args.page_size);
-		if (name === 'get_reactions') return [] as T;
 		let rows = stored;
 		if (args.after_seq !== undefined)
 			rows = rows.filter((r) => r.seq > Number(args.after_seq)).slice(0, size);
@@ -22,8 +24,9 @@ function setup(count: number, open = true) {
 			rows = rows.slice(-size);
 		}
 		calls.push(`${args.after_seq ?? '-'}/${args.before_seq ?? '-'}:${rows.length}`);
-		return rows as T;
+		return rows;
 	};
+	const client = () => sb.client;
 	const timeline = new Timeline({
 		me: () => 'me',
 		verify: async () => 'verified',
@@ -34,10 +37,10 @@ function setup(count: number, open = true) {
 		merged: () => undefined,
 		opened: () => undefined
 	});
-	const reactions = new Reactions({ rpc, me: () => 'me', show: () => undefined });
+	const reactions = new Reactions({ client, me: () => 'me', show: () => undefined });
 	let opened = 0;
 	const history = new History({
-		rpc,
+		client,
 		timeline,
 		reactions,
 		pageSize: 10,

@@ -6,18 +6,21 @@
  * timeline and their reactions are loaded beside them.
  */
 /* eslint-disable svelte/prefer-svelte-reactivity -- the Maps hold running loads, not state; `hasMore` is the reactive part. */
+import { getMessages, type RpcArgs, type RpcClient } from '../rpc.ts';
 import { normalizeMessage } from './derive.ts';
 import type { Reactions } from './reactions.ts';
 import type { Timeline } from './timeline.svelte.ts';
 import type { MessageRow } from './types.ts';
 
-type Raw = Record<string, unknown>;
+/** Which page of `get_messages`: the newest, before a seq, or after one. */
+type Page = Omit<RpcArgs<'get_messages'>, 'conversation_id'>;
 
 /** Rows per catch-up call; it repeats until a page comes back short. */
 const CATCH_UP_PAGE = 100;
 
 export interface HistoryDeps {
-	rpc<T>(name: string, args: Raw): Promise<T>;
+	/** The signed-in client, for `get_messages`. */
+	client(): RpcClient;
 	timeline: Timeline;
 	reactions: Reactions;
 	/** Messages per newest and older page. */
@@ -41,8 +44,8 @@ export class History {
 		this.#deps = deps;
 	}
 
-	async #page(conversationId: string, args: Raw): Promise<MessageRow[]> {
-		const rows = await this.#deps.rpc<Raw[]>('get_messages', { conversation_id: conversationId, ...args });
+	async #page(conversationId: string, page: Page): Promise<MessageRow[]> {
+		const rows = await getMessages(this.#deps.client(), { conversation_id: conversationId, ...page });
 		const messages = (rows ?? []).map(normalizeMessage);
 		await Promise.all([
 			this.#deps.timeline.ingest(messages),

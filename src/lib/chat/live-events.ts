@@ -1,24 +1,70 @@
 /**
  * What the live events mean (docs/chat-api.md, Realtime): the table from each conversation
  * channel's event to what it changes, the inbox, and keeping membership true when the channels
- * say something moved. Events that contradict what the device knows are dropped first
- * (live-guard.ts). The channels themselves are conversation-channels.ts'.
+ * say something moved. A database event's payload is decoded first (live-payloads.ts: one handler
+ * per event it has a decoder for, given the typed payload) and dropped when malformed; events that
+ * contradict what the device knows are dropped next (live-guard.ts). Members' events (typing, key
+ * requests) have no decoder: a payload that is not an object is dropped, the rest is their parts'
+ * to check. The channels themselves are conversation-channels.ts'.
  */
 import type { RealtimeChannel } from '@supabase/supabase-js';
-import type { ChannelEvents, ConversationChannels } from './conversation-channels.ts';
+import { getMessages, type RpcClient } from '../rpc.ts';
+import type { ChannelEvents, ConversationChannels, EventHandler } from './conversation-channels.ts';
 import type { ConversationList } from './conversation-list.svelte.ts';
 import { normalizeMessage } from './derive.ts';
 import { ChatError } from './errors.ts';
 import { refuseCreated, refuseMember, refuseUpdated, type KnownConversation } from './live-guard.ts';
+import { decodeLivePayload, type DbEvent, type LivePayload, type UserEvent } from './live-payloads.ts';
 import { DB_EVENTS, MEMBER_EVENTS, USER_EVENTS } from './live.ts';
 import type { KeyRequests } from './key-requests.ts';
 import type { UserEvents } from './user-channel.ts';
 import type { Reactions } from './reactions.ts';
 import type { Receipts } from './receipts.ts';
 import type { Timeline } from './timeline.svelte.ts';
-import type { MessageRow, Role } from './types.ts';
+import type { MessageRow } from './types.ts';
 
 type Raw = Record<string, unknown>;
+
+/** What each event of a conversation's database topic does with its decoded payload. */
+type DbHandlers = {
+	[E in DbEvent]: { always?: boolean; handle(conversationId: string, payload: LivePayload<E>): unknown };
+};
+/** What each event of my user topic does with its decoded payload. */
+type UserHandlers = { [E in UserEvent]: (payload: LivePayload<E>) => unknown };
+/** A `messages` row as `message_created` and `message_updated` carry it. */
+type MessagePayload = LivePayload<typeof DB_EVENTS.messageCreated>;
+
+/** The channels' table for the database events: each payload decoded, a malformed one dropped. */
+function decodedDb(handlers: DbHandlers): Record<string, EventHandler> {
+	const entry = <E extends DbEvent>(event: E): [E, EventHandler] => [
+		event,
+		{
+			always: handlers[event].always,
+			handle: (conversationId, raw) => {
+				const payload = decodeLivePayload(event, raw);
+				return payload ? handlers[event].handle(conversationId, payload) : undefined;
+			}
+		}
+	];
+	return Object.fromEntries(Object.values(DB_EVENTS).map(entry));
+}
+
+/** The user channel's table: each payload decoded, a malformed one dropped. */
+function decodedUser(handlers: UserHandlers): UserEvents {
+	const entry = <E extends UserEvent>(event: E): [E, UserEvents[string]] => [
+		event,
+		(raw) => {
+			const payload = decodeLivePayload(event, raw);
+			return payload ? handlers[event](payload) : undefined;
+		}
+	];
+	return Object.fromEntries(Object.values(USER_EVENTS).map(entry));
+}
+
+/** A member event's payload as the object it must be, or null (dropped). */
+function memberPayload(raw: unknown): Raw | null {
+	return raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Raw) : null;
+}
 
 /** How often a conversation whose channel the server refused or closed is fetched again, at most. */
 export const RECHECK_INTERVAL_MS = 3000;
@@ -33,7 +79,8 @@ export interface LiveEventContext {
 	reactions(): Reactions;
 	receipts(): Receipts;
 	keyRequests(): KeyRequests;
-	rpc<T>(name: string, args: Raw): Promise<T>;
+	/** The signed-in client, for the inbox's `get_messages`. */
+	client(): RpcClient;
 	isOpen(conversationId: string): boolean;
 	/** Fetches what a conversation's channel missed (`get_messages(after_seq)`). */
 	catchUp(conversationId: string): Promise<void>;
@@ -63,7 +110,7 @@ export class LiveEvents {
 		const ctx = this.#ctx;
 		const always = true;
 		return {
-			db: {
+			db: decodedDb({
 				[DB_EVENTS.messageCreated]: { handle: (id, p) => this.#onCreated(id, p) },
 				[DB_EVENTS.messageUpdated]: {
 					always,
@@ -84,19 +131,25 @@ export class LiveEvents {
 				},
 				[DB_EVENTS.keyEpochChanged]: {
 					always,
-					handle: (id, p) =>
-						p.conversation_id === id ? this.keyEpochChanged(id, Number(p.key_epoch)) : undefined
+					handle: (id, p) => (p.conversation_id === id ? this.keyEpochChanged(id, p.key_epoch) : undefined)
 				}
-			},
+			}),
 			members: {
 				[MEMBER_EVENTS.keyRequest]: {
 					always,
-					handle: (id, p) => {
-						if (!refuseMember(p.user_id, this.known(id))) ctx.keyRequested(id, p);
+					handle: (id, raw) => {
+						const p = memberPayload(raw);
+						if (p && !refuseMember(p.user_id, this.known(id))) ctx.keyRequested(id, p);
 					}
 				},
 				// The list shows "… is typing" too.
-				[MEMBER_EVENTS.typing]: { always, handle: (id, p) => ctx.typing(id, p) }
+				[MEMBER_EVENTS.typing]: {
+					always,
+					handle: (id, raw) => {
+						const p = memberPayload(raw);
+						if (p) ctx.typing(id, p);
+					}
+				}
 			},
 			presence: (id, channel) => ctx.presence(id, channel),
 			// Whatever was sent between the first load and this (re)join arrives through the catch-up.
@@ -115,15 +168,15 @@ export class LiveEvents {
 	/** The table my user channel routes by (user-channel.ts). */
 	userTable(): UserEvents {
 		const ctx = this.#ctx;
-		return {
+		return decodedUser({
 			[USER_EVENTS.inbox]: (p) => this.inbox(p),
 			[USER_EVENTS.conversationAdded]: async (p) => {
-				await ctx.list().fetch(String(p.conversation_id));
+				await ctx.list().fetch(p.conversation_id);
 				await ctx.watch();
 			},
-			[USER_EVENTS.keyAdded]: (p) => this.#onKeyAdded(String(p.conversation_id), Number(p.epoch)),
-			[USER_EVENTS.conversationRemoved]: (p) => ctx.forget(String(p.conversation_id))
-		};
+			[USER_EVENTS.keyAdded]: (p) => this.#onKeyAdded(p.conversation_id, p.epoch),
+			[USER_EVENTS.conversationRemoved]: (p) => ctx.forget(p.conversation_id)
+		});
 	}
 
 	/** A member gave me a key: what it opens can be read now. */
@@ -154,19 +207,16 @@ export class LiveEvents {
 	}
 
 	/** `inbox` on my user topic: a new message in any of my conversations. */
-	async inbox(payload: Raw): Promise<void> {
+	async inbox(payload: LivePayload<typeof USER_EVENTS.inbox>): Promise<void> {
 		const ctx = this.#ctx;
-		const conversationId = String(payload.conversation_id);
-		const seq = Number(payload.seq);
-		const senderId = String(payload.sender_id);
+		const { conversation_id: conversationId, seq, sender_id: senderId, key_epoch: epoch } = payload;
 		const me = ctx.me();
 		const list = ctx.list();
 		// The device has the message (notified of it), so it counts as delivered.
 		if (senderId !== me) ctx.receipts().queue(conversationId, 'delivered', seq);
 		const c = list.get(conversationId) ?? (await list.fetch(conversationId));
 		// My channels may have missed a move to a new epoch (the inbox topic never moves).
-		const epoch = Number(payload.key_epoch);
-		if (Number.isSafeInteger(epoch) && epoch > c.key_epoch) {
+		if (epoch > c.key_epoch) {
 			void this.keyEpochChanged(conversationId, epoch).catch(() => undefined);
 		}
 		if (seq > c.last_seq) {
@@ -179,7 +229,7 @@ export class LiveEvents {
 		// An open conversation gets the row on its own channel; others fetch it for the preview.
 		if (ctx.isOpen(conversationId)) return;
 		const rows =
-			(await ctx.rpc<Raw[]>('get_messages', {
+			(await getMessages(ctx.client(), {
 				conversation_id: conversationId,
 				after_seq: seq - 1,
 				page_size: 1
@@ -230,7 +280,7 @@ export class LiveEvents {
 		this.#recheckedAt.clear();
 	}
 
-	async #onCreated(conversationId: string, p: Raw): Promise<void> {
+	async #onCreated(conversationId: string, p: MessagePayload): Promise<void> {
 		const row = normalizeMessage(p);
 		const timeline = this.#ctx.timeline();
 		let known = this.known(conversationId);
@@ -247,7 +297,7 @@ export class LiveEvents {
 			await this.#ctx.catchUp(conversationId);
 	}
 
-	async #onUpdated(conversationId: string, p: Raw): Promise<void> {
+	async #onUpdated(conversationId: string, p: MessagePayload): Promise<void> {
 		const row = normalizeMessage(p);
 		if (refuseUpdated(row, this.known(conversationId))) return;
 		await this.#ctx.timeline().ingest([row]);
@@ -265,35 +315,31 @@ export class LiveEvents {
 		now.preview = text;
 	}
 
-	#onReactionChanged(conversationId: string, p: Raw): void {
-		const target = this.#ctx.timeline().messagesById[String(p.message_id)];
+	#onReactionChanged(conversationId: string, p: LivePayload<typeof DB_EVENTS.reactionChanged>): void {
+		const target = this.#ctx.timeline().messagesById[p.message_id];
 		if (refuseMember(p.user_id, this.known(conversationId))) return;
 		if (target && target.conversation_id !== conversationId) return;
-		this.#ctx.reactions().apply({
-			message_id: String(p.message_id),
-			user_id: String(p.user_id),
-			emoji: String(p.emoji),
-			op: p.op === 'removed' ? 'removed' : 'added'
-		});
+		const { message_id, user_id, emoji, op } = p;
+		this.#ctx.reactions().apply({ message_id, user_id, emoji, op });
 	}
 
-	#onReceipt(conversationId: string, p: Raw): void {
+	#onReceipt(conversationId: string, p: LivePayload<typeof DB_EVENTS.receiptUpdated>): void {
 		const participant = this.#ctx.list().participants[conversationId]?.find((x) => x.user_id === p.user_id);
 		if (!participant) return;
-		participant.last_delivered_seq = Math.max(
-			participant.last_delivered_seq,
-			Number(p.last_delivered_seq ?? 0)
-		);
-		participant.last_read_seq = Math.max(participant.last_read_seq, Number(p.last_read_seq ?? 0));
+		participant.last_delivered_seq = Math.max(participant.last_delivered_seq, p.last_delivered_seq);
+		participant.last_read_seq = Math.max(participant.last_read_seq, p.last_read_seq);
 		this.#ctx.timeline().refreshStatuses(conversationId);
 	}
 
-	async #onParticipantsChanged(conversationId: string, p: Raw): Promise<void> {
+	async #onParticipantsChanged(
+		conversationId: string,
+		p: LivePayload<typeof DB_EVENTS.participantsChanged>
+	): Promise<void> {
 		const ctx = this.#ctx;
 		const list = ctx.list();
 		const me = ctx.me();
 		const c = list.get(conversationId);
-		if (c && p.key_epoch != null) c.key_epoch = Math.max(c.key_epoch, Number(p.key_epoch));
+		if (c) c.key_epoch = Math.max(c.key_epoch, p.key_epoch);
 		ctx.channels().follow(conversationId);
 		if (p.op === 'removed' && p.user_id === me) {
 			ctx.forget(conversationId);
@@ -310,14 +356,14 @@ export class LiveEvents {
 		}
 		if (p.op === 'role') {
 			const x = list.participants[conversationId]?.find((y) => y.user_id === p.user_id);
-			if (x) x.role = String(p.role) as Role;
-			if (c && p.user_id === me) c.myRole = String(p.role) as Role;
+			if (x) x.role = p.role;
+			if (c && p.user_id === me) c.myRole = p.role;
 			return;
 		}
 		// Someone joined: their profile fields come with the full conversation.
 		const view = await list.fetch(conversationId);
 		// Give them the current key if I hold it (the adder normally did; the database keeps the first).
-		if (p.op === 'added' && typeof p.user_id === 'string' && p.user_id !== me)
+		if (p.op === 'added' && p.user_id !== me)
 			await ctx.shareKeyWith(conversationId, view.key_epoch, p.user_id);
 	}
 }

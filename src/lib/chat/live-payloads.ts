@@ -5,7 +5,7 @@
  * never reads an unchecked field. By default keys it does not know are dropped (a newer database
  * may add some); `strict` refuses them too, which is how supabase/tests/event-shapes.test.ts holds
  * the triggers to exactly these shapes. Client events (MEMBER_EVENTS) are not the database's and
- * have no decoder here.
+ * have no decoder here. live-events.ts applies events only through these decoders.
  */
 import { z } from 'zod';
 import type { Tables } from '../database.types.ts';
@@ -69,6 +69,9 @@ const SHAPES = {
 /** Every event the database sends, by its name on the wire. */
 export type LiveEvent = keyof typeof SHAPES;
 export const LIVE_EVENTS = Object.keys(SHAPES) as LiveEvent[];
+/** The events of a conversation's database topic, and of a user topic. */
+export type DbEvent = (typeof DB_EVENTS)[keyof typeof DB_EVENTS] & LiveEvent;
+export type UserEvent = (typeof USER_EVENTS)[keyof typeof USER_EVENTS] & LiveEvent;
 /** The decoded payload of `E`. */
 export type LivePayload<E extends LiveEvent> = z.output<z.ZodObject<(typeof SHAPES)[E]>>;
 

@@ -2,19 +2,27 @@ import { describe, expect, it } from 'vitest';
 import type { Keyring } from '../crypto/keyring.svelte.ts';
 import { ChatError } from './errors.ts';
 import { Membership } from './membership.ts';
+import { FakeSupabase } from './testing/fake-supabase.ts';
 import type { ConversationView } from './types.ts';
 
 function setup() {
-	const calls: string[] = [];
+	const sb = new FakeSupabase('u-me');
+	const created = () => ({ id: 'c-new' });
+	sb.rpcHandlers = {
+		find_profile: (args) => ({ id: args.username === 'me' ? 'u-me' : 'u-bob' }),
+		create_direct_conversation: created,
+		create_group_conversation: created,
+		add_participant: () => null,
+		remove_participant: () => null,
+		set_participant_role: () => null,
+		leave_conversation: () => null
+	};
+	const calls = () => sb.rpcCalls.map(({ name, args }) => `${name}(${JSON.stringify(args)})`);
 	const shared: string[] = [];
 	const forgotten: string[] = [];
 	const fetched: string[] = [];
 	const m = new Membership({
-		rpc: async <T>(name: string, args: Record<string, unknown>): Promise<T> => {
-			calls.push(`${name}(${JSON.stringify(args)})`);
-			if (name === 'find_profile') return { id: args.username === 'me' ? 'u-me' : 'u-bob' } as T;
-			return { id: 'c-new' } as T;
-		},
+		client: () => sb.client,
 		me: () => 'u-me',
 		keyring: {
 			shareConversationKey: async (id: string, epoch: number, users: string[]) =>
@@ -33,7 +41,7 @@ describe('Membership', () => {
 	it('starts a direct conversation by username (not with myself) and a group, fetching each', async () => {
 		const t = setup();
 		expect(await t.m.startDirect('  Bob ')).toBe('c-new');
-		expect(t.calls).toEqual([
+		expect(t.calls()).toEqual([
 			'find_profile({"username":"bob"})',
 			'create_direct_conversation({"other_user_id":"u-bob"})'
 		]);
@@ -52,7 +60,7 @@ describe('Membership', () => {
 		expect(t.fetched).toEqual(['c1', 'c1', 'c1']);
 		await t.m.leave('c1');
 		expect(t.forgotten).toEqual(['c1']);
-		expect(t.calls.map((c) => c.split('(')[0])).toEqual([
+		expect(t.calls().map((c) => c.split('(')[0])).toEqual([
 			'add_participant',
 			'remove_participant',
 			'set_participant_role',

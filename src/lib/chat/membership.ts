@@ -4,13 +4,22 @@
  * database decides who may; this part calls its RPCs and brings the list up to date after each.
  */
 import type { Keyring } from '../crypto/keyring.svelte.ts';
+import {
+	addParticipant,
+	createDirectConversation,
+	createGroupConversation,
+	findProfile,
+	leaveConversation,
+	removeParticipant,
+	setParticipantRole,
+	type RpcClient
+} from '../rpc.ts';
 import { ChatError } from './errors.ts';
 import type { ConversationView, Role } from './types.ts';
 
-type Raw = Record<string, unknown>;
-
 export interface MembershipDeps {
-	rpc<T>(name: string, args: Raw): Promise<T>;
+	/** The signed-in client, for the membership RPCs. */
+	client(): RpcClient;
 	/** The signed-in user (throws when signed out). */
 	me(): string;
 	keyring: Keyring;
@@ -29,22 +38,22 @@ export class Membership {
 
 	/** Opens (or creates) the direct conversation with a user; resolves with its id. */
 	async startDirect(username: string): Promise<string> {
-		const { rpc, me, fetch } = this.#deps;
-		const profile = await rpc<Raw>('find_profile', { username: username.trim().toLowerCase() });
+		const { client, me, fetch } = this.#deps;
+		const profile = await findProfile(client(), { username: username.trim().toLowerCase() });
 		if (profile.id === me()) throw new ChatError('That is you', 400, 'cannot_message_self');
-		const row = await rpc<Raw>('create_direct_conversation', { other_user_id: profile.id });
-		return (await fetch(String(row.id))).id;
+		const row = await createDirectConversation(client(), { other_user_id: profile.id });
+		return (await fetch(row.id)).id;
 	}
 
 	/** Creates a group with me as admin; resolves with its id. */
 	async createGroup(title: string, userIds: string[]): Promise<string> {
-		const row = await this.#deps.rpc<Raw>('create_group_conversation', { title, participant_ids: userIds });
-		return (await this.#deps.fetch(String(row.id))).id;
+		const row = await createGroupConversation(this.#deps.client(), { title, participant_ids: userIds });
+		return (await this.#deps.fetch(row.id)).id;
 	}
 
 	/** Adds a member and shares the current epoch's key with them. */
 	async add(conversationId: string, userId: string, role: Role): Promise<void> {
-		await this.#deps.rpc('add_participant', { conversation_id: conversationId, user_id: userId, role });
+		await addParticipant(this.#deps.client(), { conversation_id: conversationId, user_id: userId, role });
 		const view = await this.#deps.fetch(conversationId);
 		// Without this they could not read the epoch's messages until the next rotation.
 		await this.#deps.keyring
@@ -54,18 +63,18 @@ export class Membership {
 
 	/** Removes a member (the key epoch bumps; the next message uses a fresh key they lack). */
 	async remove(conversationId: string, userId: string): Promise<void> {
-		await this.#deps.rpc('remove_participant', { conversation_id: conversationId, user_id: userId });
+		await removeParticipant(this.#deps.client(), { conversation_id: conversationId, user_id: userId });
 		await this.#deps.fetch(conversationId);
 	}
 
 	async setRole(conversationId: string, userId: string, role: Role): Promise<void> {
-		await this.#deps.rpc('set_participant_role', { conversation_id: conversationId, user_id: userId, role });
+		await setParticipantRole(this.#deps.client(), { conversation_id: conversationId, user_id: userId, role });
 		await this.#deps.fetch(conversationId);
 	}
 
 	/** Leaves a conversation and drops it from the list. */
 	async leave(conversationId: string): Promise<void> {
-		await this.#deps.rpc('leave_conversation', { conversation_id: conversationId });
+		await leaveConversation(this.#deps.client(), { conversation_id: conversationId });
 		this.#deps.forget(conversationId);
 	}
 }

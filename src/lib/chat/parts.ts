@@ -8,12 +8,12 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import { ContactTrust } from '../crypto/contact-trust.svelte.ts';
 import { IdentityKeys } from '../crypto/identity-keys.ts';
 import type { Keyring } from '../crypto/keyring.svelte.ts';
+import { sendMessage } from '../rpc.ts';
 import { Attachments } from './attachments.ts';
 import { ConversationChannels } from './conversation-channels.ts';
 import { ConversationKeys } from './conversation-keys.ts';
 import { ConversationList } from './conversation-list.svelte.ts';
 import { normalizeMessage } from './derive.ts';
-import { unwrap, type SupabaseResult } from './errors.ts';
 import { History } from './history.svelte.ts';
 import { KeyRequests } from './key-requests.ts';
 import { LiveEvents } from './live-events.ts';
@@ -74,8 +74,6 @@ export interface PartsHost {
 }
 
 export interface Parts {
-	/** Calls an RPC as the signed-in user: the data, or a ChatError. */
-	rpc<T>(name: string, args?: Raw): Promise<T>;
 	keys: ConversationKeys;
 	/** Other people's signing keys, to check who wrote what. */
 	identities: IdentityKeys;
@@ -101,8 +99,8 @@ export interface Parts {
 export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 	const p = {} as Parts;
 	const { keyring } = host;
-	const rpc = (p.rpc = async <T>(name: string, args: Raw = {}): Promise<T> =>
-		unwrap((await host.client().rpc(name, args)) as SupabaseResult<T>));
+	// The parts call RPCs through src/lib/rpc.ts with the signed-in client (a ChatError when refused).
+	const client = () => host.client();
 	const me = () => host.me();
 	const fetch = (id: string) => p.list.fetch(id);
 	const forget = (id: string) => host.forget(id);
@@ -128,7 +126,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		indexedDB: options.indexedDB
 	});
 	p.list = new ConversationList({
-		rpc,
+		client,
 		me,
 		// A preview is only text in the list: its signature is checked when the timeline shows it.
 		decrypt: (row) => p.timeline.decrypt(row, false),
@@ -142,7 +140,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		fetched: (id) => p.channels.follow(id)
 	});
 	p.reactions = new Reactions({
-		rpc,
+		client,
 		me,
 		show: (id, reactions) => {
 			const m = p.timeline.messagesById[id];
@@ -166,7 +164,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		}
 	});
 	p.history = new History({
-		rpc,
+		client,
 		timeline: p.timeline,
 		reactions: p.reactions,
 		pageSize: options.pageSize ?? 50,
@@ -181,8 +179,8 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		seal: (id, text, context) => p.keys.seal(id, text, context),
 		epochOf,
 		open,
-		send: (entry) =>
-			rpc<Raw>('send_message', {
+		send: async (entry) =>
+			sendMessage(client(), {
 				conversation_id: entry.conversation_id,
 				content_encrypted: entry.content_encrypted,
 				message_type: entry.message_type,
@@ -212,9 +210,9 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		ready: () => keyring.ready,
 		epochOf
 	});
-	p.attachments = new Attachments({ client: () => host.client(), key: held });
+	p.attachments = new Attachments({ client, key: held });
 	p.receipts = new Receipts({
-		rpc,
+		client,
 		started: () => host.started(),
 		mine: (id) => participant(id, host.userId()),
 		delayMs: options.receiptDelayMs ?? 500
@@ -225,7 +223,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		idleMs: options.typingIdleMs ?? 4000
 	});
 	p.presence = new Presence();
-	p.membership = new Membership({ rpc, me, keyring, fetch, forget });
+	p.membership = new Membership({ client, me, keyring, fetch, forget });
 	p.live = new LiveEvents({
 		me,
 		list: () => p.list,
@@ -234,7 +232,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		reactions: () => p.reactions,
 		receipts: () => p.receipts,
 		keyRequests: () => p.keyRequests,
-		rpc,
+		client,
 		isOpen,
 		catchUp: (id) => p.history.catchUp(id),
 		forget,
@@ -254,7 +252,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 	});
 	p.channels = new ConversationChannels(
 		{
-			client: () => host.client(),
+			client,
 			me,
 			epochOf,
 			load: fetch,

@@ -1,21 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { ChatError } from './errors.ts';
 import { Reactions } from './reactions.ts';
+import { FakeRpcError, FakeSupabase } from './testing/fake-supabase.ts';
 import type { ReactionView } from './types.ts';
 
 function setup(refuse = false) {
 	const shown = new Map<string, ReactionView[]>();
-	const calls: string[] = [];
+	const sb = new FakeSupabase('me');
+	const change = () => {
+		if (refuse) throw new FakeRpcError(400, 'invalid_emoji', 'Invalid emoji');
+		return null;
+	};
+	sb.rpcHandlers = {
+		get_reactions: () => [
+			{ message_id: 'm1', user_id: 'bob', emoji: '👍', created_at: '2026-01-02' },
+			{ message_id: 'm1', user_id: 'me', emoji: '🎉', created_at: '2026-01-01' }
+		],
+		add_reaction: change,
+		remove_reaction: change
+	};
+	const calls = () => sb.rpcCalls.map(({ name, args }) => `${name}:${String(args.emoji ?? '')}`);
 	const r = new Reactions({
-		rpc: async (name, args) => {
-			calls.push(`${name}:${String(args.emoji ?? '')}`);
-			if (name === 'get_reactions')
-				return [
-					{ message_id: 'm1', user_id: 'bob', emoji: '👍', created_at: '2026-01-02' },
-					{ message_id: 'm1', user_id: 'me', emoji: '🎉', created_at: '2026-01-01' }
-				];
-			if (refuse) throw new ChatError('Invalid emoji', 400, 'invalid_emoji');
-		},
+		client: () => sb.client,
 		me: () => 'me',
 		show: (id, views) => void shown.set(id, views)
 	});
@@ -42,8 +47,12 @@ describe('Reactions', () => {
 		const t = setup(true);
 		const pending = t.r.mine('m1', '🔥', 'added');
 		expect(t.r.of('m1').map((v) => v.emoji)).toEqual(['🔥']);
-		await expect(pending).rejects.toThrow('Invalid emoji');
+		await expect(pending).rejects.toMatchObject({
+			message: 'Invalid emoji',
+			status: 400,
+			detail: 'invalid_emoji'
+		});
 		expect(t.r.of('m1')).toEqual([]);
-		expect(t.calls).toEqual(['add_reaction:🔥']);
+		expect(t.calls()).toEqual(['add_reaction:🔥']);
 	});
 });

@@ -3,6 +3,7 @@
  * shown at once when I react (undone if the server refuses). This module owns the raw rows; the
  * store shows their aggregate (`aggregateReactions`) on the message it belongs to.
  */
+import { addReaction, getReactions, removeReaction, type RpcClient } from '../rpc.ts';
 import { aggregateReactions } from './derive.ts';
 import type { ReactionRow, ReactionView } from './types.ts';
 
@@ -14,7 +15,8 @@ export interface ReactionChange {
 }
 
 export interface ReactionDeps {
-	rpc(name: string, args: Record<string, unknown>): Promise<unknown>;
+	/** The signed-in client, for `get_reactions`, `add_reaction` and `remove_reaction`. */
+	client(): RpcClient;
 	me(): string;
 	/** A message's reactions changed: show them (if the message is loaded). */
 	show(messageId: string, reactions: ReactionView[]): void;
@@ -36,8 +38,7 @@ export class Reactions {
 	/** Loads the reactions of these messages (a page that just arrived). */
 	async load(messageIds: string[]): Promise<void> {
 		if (messageIds.length === 0) return;
-		const rows = ((await this.#deps.rpc('get_reactions', { message_ids: messageIds })) ??
-			[]) as ReactionRow[];
+		const rows: ReactionRow[] = (await getReactions(this.#deps.client(), { message_ids: messageIds })) ?? [];
 		const byMessage = new Map<string, ReactionRow[]>(messageIds.map((id) => [id, []]));
 		for (const r of rows) byMessage.get(r.message_id)?.push(r);
 		for (const [id, list] of byMessage) {
@@ -63,10 +64,8 @@ export class Reactions {
 		const user_id = this.#deps.me();
 		this.apply({ message_id: messageId, user_id, emoji, op });
 		try {
-			await this.#deps.rpc(op === 'added' ? 'add_reaction' : 'remove_reaction', {
-				message_id: messageId,
-				emoji
-			});
+			const change = op === 'added' ? addReaction : removeReaction;
+			await change(this.#deps.client(), { message_id: messageId, emoji });
 		} catch (err) {
 			this.apply({ message_id: messageId, user_id, emoji, op: op === 'added' ? 'removed' : 'added' });
 			throw err;

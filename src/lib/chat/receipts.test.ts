@@ -1,17 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { ChatError } from './errors.ts';
 import { Receipts } from './receipts.ts';
+import { FakeRpcError, FakeSupabase } from './testing/fake-supabase.ts';
 import type { ParticipantView } from './types.ts';
 
 function setup(fail: (name: string) => Error | null = () => null) {
 	const calls: [string, number][] = [];
 	const mine = { last_delivered_seq: 2, last_read_seq: 1 } as ParticipantView;
+	const sb = new FakeSupabase('me');
+	const mark = (name: string) => (args: Record<string, unknown>) => {
+		const error = fail(name);
+		if (error) throw error;
+		calls.push([name, Number(args.up_to_seq)]);
+		return null;
+	};
+	sb.rpcHandlers = { mark_read: mark('mark_read'), mark_delivered: mark('mark_delivered') };
 	const receipts = new Receipts({
-		rpc: async (name, args) => {
-			const error = fail(name);
-			if (error) throw error;
-			calls.push([name, Number(args.up_to_seq)]);
-		},
+		client: () => sb.client,
 		started: () => true,
 		mine: () => mine,
 		delayMs: 1
@@ -38,9 +42,9 @@ describe('Receipts', () => {
 		let offline = true;
 		const t = setup((name) =>
 			offline
-				? new ChatError('fetch failed', 0)
+				? new FakeRpcError(0, 'fetch_failed', 'TypeError: fetch failed')
 				: name === 'mark_read'
-					? new ChatError('Conversation not found', 404)
+					? new FakeRpcError(404, 'conversation_not_found', 'Conversation not found')
 					: null
 		);
 		t.receipts.queue('c1', 'delivered', 7);

@@ -4,14 +4,15 @@
  * covers both). Watermarks only move forward; what the server already has is not sent again; an
  * offline failure keeps the receipts for the reconnect, a refusal drops them.
  */
+import { markDelivered, markRead, type RpcClient } from '../rpc.ts';
 import { isNetworkError } from './errors.ts';
 import type { ConversationView, ParticipantView } from './types.ts';
 
 export type ReceiptKind = 'delivered' | 'read';
 
 export interface ReceiptDeps {
-	/** Calls an RPC as the user (throws a ChatError). */
-	rpc(name: string, args: Record<string, unknown>): Promise<unknown>;
+	/** The signed-in client, for `mark_read` and `mark_delivered` (which throw a ChatError). */
+	client(): RpcClient;
 	/** False while signed out: nothing is sent. */
 	started(): boolean;
 	/** My participant row in a conversation, whose watermarks the flush advances. */
@@ -71,9 +72,9 @@ export class Receipts {
 			const read = r.read > (mine?.last_read_seq ?? 0) ? r.read : 0;
 			const delivered = r.delivered > Math.max(mine?.last_delivered_seq ?? 0, read) ? r.delivered : 0;
 			try {
-				if (read) await this.#deps.rpc('mark_read', { conversation_id: conversationId, up_to_seq: read });
+				if (read) await markRead(this.#deps.client(), { conversation_id: conversationId, up_to_seq: read });
 				if (delivered)
-					await this.#deps.rpc('mark_delivered', { conversation_id: conversationId, up_to_seq: delivered });
+					await markDelivered(this.#deps.client(), { conversation_id: conversationId, up_to_seq: delivered });
 				if (mine) {
 					mine.last_read_seq = Math.max(mine.last_read_seq, read);
 					mine.last_delivered_seq = Math.max(mine.last_delivered_seq, read, delivered);

@@ -8,7 +8,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sealText } from '../crypto/e2ee.ts';
 import { Keyring } from '../crypto/keyring.svelte.ts';
 import { FakeChatServer } from './testing/fake-chat-server.ts';
+import { testId } from './testing/ids.ts';
+import { conversationTopic, userTopic } from './live.ts';
 import { ChatStore } from './store.svelte.ts';
+
+// Ids are GUIDs, as the database's and as the live payload decoders require.
+const [C1, C2, ALICE, BOB] = [testId('c1'), testId('c2'), testId('alice'), testId('bob')];
 
 /**
  * Lets scheduled effects run. (Vitest resolves the `svelte` entry to its server build, whose
@@ -26,18 +31,18 @@ describe('ChatStore in the browser', () => {
 	it('notifies effects of sends, confirmations, receipts and inbox changes', async () => {
 		expect(typeof window).toBe('object');
 		const server = new FakeChatServer();
-		server.addUser('alice');
-		server.addUser('bob');
-		server.addConversation('c1', 'direct', ['alice', 'bob']);
-		server.addConversation('c2', 'direct', ['alice', 'bob']);
-		const bob = server.client('bob');
+		server.addUser(ALICE, 'alice');
+		server.addUser(BOB, 'bob');
+		server.addConversation(C1, 'direct', [ALICE, BOB]);
+		server.addConversation(C2, 'direct', [ALICE, BOB]);
+		const bob = server.client(BOB);
 		const bobRing = new Keyring(new IDBFactory());
-		await bobRing.ensureIdentity(bob.client, 'bob');
-		const alice = server.client('alice');
+		await bobRing.ensureIdentity(bob.client, BOB);
+		const alice = server.client(ALICE);
 		const store = new ChatStore({ indexedDB: new IDBFactory(), receiptDelayMs: 5 });
 		cleanups.push(() => store.stop());
-		await store.start(alice.client, 'alice');
-		await store.open('c1');
+		await store.start(alice.client, ALICE);
+		await store.open(C1);
 
 		const seen: string[] = [];
 		const unread: number[] = [];
@@ -45,19 +50,19 @@ describe('ChatStore in the browser', () => {
 			$effect(() => {
 				seen.push(
 					store
-						.messagesOf('c1')
+						.messagesOf(C1)
 						.map((m) => `${m.text}:${m.status}`)
 						.join(',')
 				);
 			});
 			$effect(() => {
-				unread.push(store.conversations.find((c) => c.id === 'c2')?.unread_count ?? -1);
+				unread.push(store.conversations.find((c) => c.id === C2)?.unread_count ?? -1);
 			});
 		});
 		cleanups.push(stopEffects);
 		await settle();
 
-		const sending = store.send('c1', 'hi');
+		const sending = store.send(C1, 'hi');
 		await settle();
 		expect(seen).toContain('hi:pending');
 		await sending;
@@ -66,28 +71,30 @@ describe('ChatStore in the browser', () => {
 			expect(seen.at(-1)).toBe('hi:sent');
 		});
 
-		alice.channelFor('conversation:c1:0')!.emit('receipt_updated', {
-			conversation_id: 'c1',
-			user_id: 'bob',
+		alice.channelFor(conversationTopic(C1, 1))!.emit('receipt_updated', {
+			conversation_id: C1,
+			user_id: BOB,
 			last_delivered_seq: 1,
 			last_read_seq: 1
 		});
 		await settle();
 		expect(seen.at(-1)).toBe('hi:read');
 
-		const key = await bobRing.conversationKey('c2', 0);
+		const key = await bobRing.conversationKey(C2, 1);
 		const sealed = sealText(key!, 'psst');
-		const row = server.insertMessage('bob', {
-			conversation_id: 'c2',
+		const row = server.insertMessage(BOB, {
+			conversation_id: C2,
 			content_encrypted: sealed.ciphertext,
-			encryption: { epoch: 0, nonce: sealed.nonce }
+			encryption: { epoch: 1, nonce: sealed.nonce }
 		});
-		alice.channelFor('user:alice')!.emit('inbox', { conversation_id: 'c2', seq: row.seq, sender_id: 'bob' });
+		alice
+			.channelFor(userTopic(ALICE))!
+			.emit('inbox', { conversation_id: C2, seq: row.seq, sender_id: BOB, key_epoch: 1 });
 		await vi.waitFor(async () => {
 			await settle();
 			expect(unread.at(-1)).toBe(1);
 		});
-		store.markSeen('c2');
+		store.markSeen(C2);
 		await settle();
 		expect(unread.at(-1)).toBe(0);
 	});

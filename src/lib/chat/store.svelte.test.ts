@@ -5,10 +5,13 @@ import { Keyring } from '../crypto/keyring.svelte.ts';
 import { FakeChatServer } from './testing/fake-chat-server.ts';
 import { FakeRpcError, type FakeSupabase } from './testing/fake-supabase.ts';
 import { Outbox } from './outbox.ts';
-import { conversationTopic, membersTopic } from './live.ts';
+import { conversationTopic, membersTopic, userTopic } from './live.ts';
 import { ChatStore, MAX_WATCHED_CONVERSATIONS } from './store.svelte.ts';
+import { testId } from './testing/ids.ts';
 
-const C1 = 'c1';
+// Ids are GUIDs, as the database's and as the live payload decoders require.
+const [C1, C2, C3] = [testId('c1'), testId('c2'), testId('c3')];
+const [ALICE, BOB, CAROL, MALLORY] = [testId('alice'), testId('bob'), testId('carol'), testId('mallory')];
 
 interface World {
 	server: FakeChatServer;
@@ -29,20 +32,22 @@ afterEach(() => {
 	for (const s of stores.splice(0)) s.stop();
 });
 
+/** Alice (signed in to the store) and Bob, or the users named in `members`, in conversation C1. */
 async function world(options: { members?: string[]; kind?: 'direct' | 'group' } = {}): Promise<World> {
 	const server = new FakeChatServer();
 	const members = options.members ?? ['alice', 'bob'];
-	for (const id of members) server.addUser(id);
-	server.addConversation(C1, options.kind ?? 'direct', members, options.kind === 'group' ? 'Team' : null);
-	const bob = server.client('bob');
+	for (const name of members) server.addUser(testId(name), name);
+	const ids = members.map(testId);
+	server.addConversation(C1, options.kind ?? 'direct', ids, options.kind === 'group' ? 'Team' : null);
+	const bob = server.client(BOB);
 	const bobRing = new Keyring(new IDBFactory());
-	await bobRing.ensureIdentity(bob.client, 'bob');
-	const alice = server.client('alice');
+	await bobRing.ensureIdentity(bob.client, BOB);
+	const alice = server.client(ALICE);
 	const idb = new IDBFactory();
 	const store = new ChatStore({ indexedDB: idb, receiptDelayMs: 5 });
 	stores.push(store);
-	await store.start(alice.client, 'alice');
-	alice.channelFor('user:alice')!.setStatus('SUBSCRIBED');
+	await store.start(alice.client, ALICE);
+	alice.channelFor(userTopic(ALICE))!.setStatus('SUBSCRIBED');
 	return {
 		server,
 		alice,
@@ -52,7 +57,7 @@ async function world(options: { members?: string[]; kind?: 'direct' | 'group' } 
 			const epoch = Number(server.conversation(conversationId).key_epoch);
 			const key = await bobRing.conversationKey(conversationId, epoch);
 			const sealed = sealText(key!, text);
-			return server.insertMessage('bob', {
+			return server.insertMessage(BOB, {
 				conversation_id: conversationId,
 				content_encrypted: sealed.ciphertext,
 				encryption: { epoch, nonce: sealed.nonce },
@@ -81,13 +86,13 @@ describe('ChatStore: loading', () => {
 		const w = await world();
 		expect(w.alice.authSet).toBe(1);
 		expect(w.store.keyring.ready).toBe(true);
-		expect(w.server.db.table('profiles').find((p) => p.id === 'alice')!.public_key).toBe(
+		expect(w.server.db.table('profiles').find((p) => p.id === ALICE)!.public_key).toBe(
 			w.store.keyring.publicKey
 		);
 		expect(w.store.conversations.map((c) => c.id)).toEqual([C1]);
 		expect(w.store.conversations[0].name).toBe('Bob');
 		expect(w.store.online).toBe(true);
-		w.alice.channelFor('user:alice')!.setStatus('CHANNEL_ERROR');
+		w.alice.channelFor(userTopic(ALICE))!.setStatus('CHANNEL_ERROR');
 		expect(w.store.online).toBe(false);
 	});
 
@@ -99,7 +104,7 @@ describe('ChatStore: loading', () => {
 		expect(w.store.hasMore[C1]).toBe(true);
 		expect(w.channel().options).toEqual({ config: { private: true, broadcast: { self: false } } });
 		expect(w.members().options).toEqual({
-			config: { private: true, presence: { key: 'alice' }, broadcast: { self: false } }
+			config: { private: true, presence: { key: ALICE }, broadcast: { self: false } }
 		});
 		expect(await w.store.loadOlder(C1)).toBe(10);
 		expect(texts(w.store)).toEqual(Array.from({ length: 60 }, (_, i) => `m${i + 1}`));
@@ -151,7 +156,7 @@ describe('ChatStore: loading', () => {
 		await vi.waitFor(() => expect(texts(w.store)).toEqual(['before', 'missed 1', 'missed 2']));
 		expect(w.alice.callsOf('get_messages').at(-1)).toMatchObject({ after_seq: 1 });
 		w.members().setStatus('SUBSCRIBED');
-		expect(w.members().tracked[0]).toMatchObject({ user_id: 'alice' });
+		expect(w.members().tracked[0]).toMatchObject({ user_id: ALICE });
 	});
 });
 
@@ -162,7 +167,7 @@ describe('ChatStore: sending', () => {
 		const sending = w.store.send(C1, 'hello');
 		// Optimistic: there before any network round trip.
 		const [pending] = w.store.messagesOf(C1);
-		expect(pending).toMatchObject({ text: 'hello', status: 'pending', seq: null, sender_id: 'alice' });
+		expect(pending).toMatchObject({ text: 'hello', status: 'pending', seq: null, sender_id: ALICE });
 		const clientId = await sending;
 		expect(pending.id).toBe(clientId);
 		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].seq).toBe(1));
@@ -173,7 +178,7 @@ describe('ChatStore: sending', () => {
 		// The server got ciphertext only.
 		const row = w.server.messages(C1)[0];
 		expect(String(row.content_encrypted)).not.toContain('hello');
-		expect(row.encryption).toMatchObject({ epoch: 0 });
+		expect(row.encryption).toMatchObject({ epoch: 1 });
 	});
 
 	it('never shows a duplicate when the broadcast arrives before the RPC reply', async () => {
@@ -187,7 +192,7 @@ describe('ChatStore: sending', () => {
 		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].seq).toBe(1));
 		expect(w.store.idsByConversation[C1]).toHaveLength(1);
 		release();
-		await vi.waitFor(async () => expect(await new Outbox('alice', w.idb).all()).toEqual([]));
+		await vi.waitFor(async () => expect(await new Outbox(ALICE, w.idb).all()).toEqual([]));
 		expect(w.store.idsByConversation[C1]).toHaveLength(1);
 		expect(w.store.messagesOf(C1)[0]).toMatchObject({ text: 'race', client_id: clientId, status: 'sent' });
 		// And the reverse order: reply first, broadcast late.
@@ -217,7 +222,7 @@ describe('ChatStore: sending', () => {
 		expect(w.store.messagesById[b].status).toBe('failed');
 		await w.store.discard(b);
 		expect(texts(w.store)).toEqual(['first']);
-		expect(await new Outbox('alice', w.idb).all()).toEqual([]);
+		expect(await new Outbox(ALICE, w.idb).all()).toEqual([]);
 		expect(w.server.messages(C1)).toHaveLength(1);
 	});
 
@@ -237,7 +242,7 @@ describe('ChatStore: sending', () => {
 				.slice(1)
 				.map((m) => m.status)
 		).toEqual(['pending', 'pending', 'pending']);
-		expect((await new Outbox('alice', w.idb).all()).length).toBe(3);
+		expect((await new Outbox(ALICE, w.idb).all()).length).toBe(3);
 		expect(w.alice.callsOf('send_message')).toHaveLength(0);
 		await w.bobSays('while you were away');
 
@@ -246,9 +251,9 @@ describe('ChatStore: sending', () => {
 		await vi.waitFor(() => expect(w.server.messages(C1)).toHaveLength(5));
 		await vi.waitFor(() => expect(w.store.messagesOf(C1).every((m) => m.seq !== null)).toBe(true));
 		// Bob's message got its seq first; mine follow in the order I wrote them.
-		expect(w.server.messages(C1).map((m) => m.sender_id)).toEqual(['bob', 'bob', 'alice', 'alice', 'alice']);
+		expect(w.server.messages(C1).map((m) => m.sender_id)).toEqual([BOB, BOB, ALICE, ALICE, ALICE]);
 		expect(texts(w.store)).toEqual(['hi', 'while you were away', 'one', 'two', 'three']);
-		expect(await new Outbox('alice', w.idb).all()).toEqual([]);
+		expect(await new Outbox(ALICE, w.idb).all()).toEqual([]);
 	});
 
 	it('does not duplicate a send accepted just before the connection dropped', async () => {
@@ -283,7 +288,7 @@ describe('ChatStore: sending', () => {
 		stores.push(again);
 		// The "page" comes back offline: the entry shows as pending, decrypted from the outbox.
 		w.alice.offline = true;
-		const started = again.start(w.alice.client, 'alice');
+		const started = again.start(w.alice.client, ALICE);
 		await vi.waitFor(() => expect(again.messagesById[clientId]).toMatchObject({ status: 'pending' }));
 		w.alice.offline = false;
 		await started.catch(() => undefined);
@@ -304,14 +309,14 @@ describe('ChatStore: receipts and statuses', () => {
 		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].status).toBe('sent'));
 		w.channel().emit('receipt_updated', {
 			conversation_id: C1,
-			user_id: 'bob',
+			user_id: BOB,
 			last_delivered_seq: 1,
 			last_read_seq: 0
 		});
 		expect(w.store.messagesOf(C1)[0].status).toBe('delivered');
 		w.channel().emit('receipt_updated', {
 			conversation_id: C1,
-			user_id: 'bob',
+			user_id: BOB,
 			last_delivered_seq: 1,
 			last_read_seq: 1
 		});
@@ -319,7 +324,7 @@ describe('ChatStore: receipts and statuses', () => {
 		// A stale event does not move watermarks back.
 		w.channel().emit('receipt_updated', {
 			conversation_id: C1,
-			user_id: 'bob',
+			user_id: BOB,
 			last_delivered_seq: 0,
 			last_read_seq: 0
 		});
@@ -333,7 +338,7 @@ describe('ChatStore: receipts and statuses', () => {
 		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].seq).toBe(1));
 		w.channel().emit('receipt_updated', {
 			conversation_id: C1,
-			user_id: 'bob',
+			user_id: BOB,
 			last_delivered_seq: 1,
 			last_read_seq: 1
 		});
@@ -345,14 +350,14 @@ describe('ChatStore: receipts and statuses', () => {
 		});
 		w.channel().emit('receipt_updated', {
 			conversation_id: C1,
-			user_id: 'carol',
+			user_id: CAROL,
 			last_delivered_seq: 1,
 			last_read_seq: 0
 		});
 		expect(w.store.messagesOf(C1)[0]).toMatchObject({ status: 'delivered', readBy: 1, recipients: 2 });
 		w.channel().emit('receipt_updated', {
 			conversation_id: C1,
-			user_id: 'carol',
+			user_id: CAROL,
 			last_delivered_seq: 1,
 			last_read_seq: 1
 		});
@@ -369,7 +374,7 @@ describe('ChatStore: receipts and statuses', () => {
 		await vi.waitFor(() =>
 			expect(w.alice.callsOf('mark_delivered')).toEqual([{ conversation_id: C1, up_to_seq: 2 }])
 		);
-		expect(w.server.participant(C1, 'alice')!.last_delivered_seq).toBe(2);
+		expect(w.server.participant(C1, ALICE)!.last_delivered_seq).toBe(2);
 		w.store.markSeen(C1);
 		w.store.markSeen(C1);
 		await vi.waitFor(() =>
@@ -386,15 +391,15 @@ describe('ChatStore: receipts and statuses', () => {
 describe('ChatStore: delivery on every path', () => {
 	it('marks delivered when the conversation list shows messages newer than my watermark', async () => {
 		const w = await world();
-		w.server.addUser('carol');
-		w.server.addConversation('c2', 'direct', ['alice', 'carol']);
+		w.server.addUser(CAROL, 'carol');
+		w.server.addConversation(C2, 'direct', [ALICE, CAROL]);
 		await w.bobSays('while you were away');
 		await w.bobSays('still away');
 		await w.store.loadConversations();
 		await vi.waitFor(() =>
 			expect(w.alice.callsOf('mark_delivered')).toEqual([{ conversation_id: C1, up_to_seq: 2 }])
 		);
-		expect(w.server.participant(C1, 'alice')!.last_delivered_seq).toBe(2);
+		expect(w.server.participant(C1, ALICE)!.last_delivered_seq).toBe(2);
 		// Not read: only a visible conversation sends read receipts.
 		expect(w.alice.callsOf('mark_read')).toHaveLength(0);
 		// Already delivered: a reload costs no further call.
@@ -410,21 +415,21 @@ describe('ChatStore: live events', () => {
 		const m = await w.bobSays('react to me');
 		w.server.db
 			.table('message_reactions')
-			.push({ message_id: m.id, user_id: 'carol', emoji: '👍', created_at: w.server.tick() });
+			.push({ message_id: m.id, user_id: CAROL, emoji: '👍', created_at: w.server.tick() });
 		await w.store.open(C1);
 		const id = String(m.id);
 		expect(w.store.messagesById[id].reactions).toEqual([
-			{ emoji: '👍', count: 1, mine: false, users: ['carol'] }
+			{ emoji: '👍', count: 1, mine: false, users: [CAROL] }
 		]);
 		await w.store.react(id, '👍');
 		expect(w.store.messagesById[id].reactions[0]).toMatchObject({ count: 2, mine: true });
-		w.channel().emit('reaction_changed', { message_id: id, user_id: 'bob', emoji: '🎉', op: 'added' });
-		w.channel().emit('reaction_changed', { message_id: id, user_id: 'carol', emoji: '👍', op: 'removed' });
+		w.channel().emit('reaction_changed', { message_id: id, user_id: BOB, emoji: '🎉', op: 'added' });
+		w.channel().emit('reaction_changed', { message_id: id, user_id: CAROL, emoji: '👍', op: 'removed' });
 		// My own change echoed back must not count twice.
-		w.channel().emit('reaction_changed', { message_id: id, user_id: 'alice', emoji: '👍', op: 'added' });
+		w.channel().emit('reaction_changed', { message_id: id, user_id: ALICE, emoji: '👍', op: 'added' });
 		expect(w.store.messagesById[id].reactions).toEqual([
-			{ emoji: '👍', count: 1, mine: true, users: ['alice'] },
-			{ emoji: '🎉', count: 1, mine: false, users: ['bob'] }
+			{ emoji: '👍', count: 1, mine: true, users: [ALICE] },
+			{ emoji: '🎉', count: 1, mine: false, users: [BOB] }
 		]);
 		w.alice.rpcHandlers.add_reaction = () => {
 			throw new FakeRpcError(400, 'invalid_emoji');
@@ -438,16 +443,16 @@ describe('ChatStore: live events', () => {
 		await w.store.open(C1);
 		vi.useFakeTimers();
 		const ch = w.members();
-		ch.emit('typing', { user_id: 'bob', display_name: 'Bob', is_typing: true });
-		expect(w.store.typing[C1]).toEqual([{ userId: 'bob', name: 'Bob' }]);
+		ch.emit('typing', { user_id: BOB, display_name: 'Bob', is_typing: true });
+		expect(w.store.typing[C1]).toEqual([{ userId: BOB, name: 'Bob' }]);
 		vi.advanceTimersByTime(3000);
-		ch.emit('typing', { user_id: 'bob', display_name: 'Bob', is_typing: true });
+		ch.emit('typing', { user_id: BOB, display_name: 'Bob', is_typing: true });
 		vi.advanceTimersByTime(3000);
 		expect(w.store.typing[C1]).toHaveLength(1);
 		vi.advanceTimersByTime(1001);
 		expect(w.store.typing[C1]).toEqual([]);
-		ch.emit('typing', { user_id: 'bob', is_typing: true });
-		ch.emit('typing', { user_id: 'bob', is_typing: false });
+		ch.emit('typing', { user_id: BOB, is_typing: true });
+		ch.emit('typing', { user_id: BOB, is_typing: false });
 		expect(w.store.typing[C1]).toEqual([]);
 
 		const typingSent = () =>
@@ -467,27 +472,27 @@ describe('ChatStore: live events', () => {
 		vi.useRealTimers();
 		await w.store.send(C1, 'done typing');
 		expect(typingSent()).toEqual([true, true, false, true, false]);
-		expect(ch.sent.at(-1)!.payload).toMatchObject({ user_id: 'alice' });
+		expect(ch.sent.at(-1)!.payload).toMatchObject({ user_id: ALICE });
 	});
 
 	it('tracks presence from the channel state', async () => {
 		const w = await world();
 		await w.store.open(C1);
-		w.members().syncPresence({ alice: [{ user_id: 'alice' }], bob: [{ user_id: 'bob' }] });
-		expect([...w.store.presence[C1]].sort()).toEqual(['alice', 'bob']);
-		w.members().syncPresence({ alice: [{ user_id: 'alice' }] });
-		expect([...w.store.presence[C1]]).toEqual(['alice']);
+		w.members().syncPresence({ [ALICE]: [{ user_id: ALICE }], [BOB]: [{ user_id: BOB }] });
+		expect([...w.store.presence[C1]].sort()).toEqual([ALICE, BOB].sort());
+		w.members().syncPresence({ [ALICE]: [{ user_id: ALICE }] });
+		expect([...w.store.presence[C1]]).toEqual([ALICE]);
 	});
 
 	it('watches presence for listed conversations, capped, and keeps it when a conversation closes', async () => {
 		const w = await world();
 		const listed = w.channel();
 		const peers = w.members();
-		expect(peers.options).toMatchObject({ config: { private: true, presence: { key: 'alice' } } });
+		expect(peers.options).toMatchObject({ config: { private: true, presence: { key: ALICE } } });
 		peers.setStatus('SUBSCRIBED');
-		expect(peers.tracked[0]).toMatchObject({ user_id: 'alice' });
-		peers.syncPresence({ alice: [{ user_id: 'alice' }], bob: [{ user_id: 'bob' }] });
-		expect([...w.store.presence[C1]].sort()).toEqual(['alice', 'bob']);
+		expect(peers.tracked[0]).toMatchObject({ user_id: ALICE });
+		peers.syncPresence({ [ALICE]: [{ user_id: ALICE }], [BOB]: [{ user_id: BOB }] });
+		expect([...w.store.presence[C1]].sort()).toEqual([ALICE, BOB].sort());
 		// A listed conversation's messages come through the inbox, not its channel.
 		listed.emit('message_created', await w.bobSays('not applied here'));
 		expect(w.store.messagesOf(C1)).toEqual([]);
@@ -497,11 +502,11 @@ describe('ChatStore: live events', () => {
 		w.store.close(C1);
 		expect(listed.removed).toBe(false);
 		expect(peers.removed).toBe(false);
-		expect([...w.store.presence[C1]].sort()).toEqual(['alice', 'bob']);
+		expect([...w.store.presence[C1]].sort()).toEqual([ALICE, BOB].sort());
 
 		for (let i = 0; i < MAX_WATCHED_CONVERSATIONS + 5; i++) {
 			w.server.addUser(`u${i}`);
-			w.server.addConversation(`x${i}`, 'direct', ['alice', `u${i}`]);
+			w.server.addConversation(`x${i}`, 'direct', [ALICE, `u${i}`]);
 		}
 		await w.store.loadConversations();
 		await vi.waitFor(() =>
@@ -524,11 +529,13 @@ describe('ChatStore: live events', () => {
 
 	it('keeps the inbox live: unread counts, decrypted previews, order and delivery', async () => {
 		const w = await world();
-		w.server.addUser('carol');
-		w.server.addConversation('c2', 'direct', ['alice', 'carol']);
+		w.server.addUser(CAROL, 'carol');
+		w.server.addConversation(C2, 'direct', [ALICE, CAROL]);
 		await w.store.loadConversations();
 		const m = await w.bobSays('ping');
-		w.alice.channelFor('user:alice')!.emit('inbox', { conversation_id: C1, seq: m.seq, sender_id: 'bob' });
+		w.alice
+			.channelFor(userTopic(ALICE))!
+			.emit('inbox', { conversation_id: C1, seq: m.seq, sender_id: BOB, key_epoch: 1 });
 		await vi.waitFor(() =>
 			expect(w.store.conversations[0]).toMatchObject({ id: C1, unread_count: 1, preview: 'ping' })
 		);
@@ -537,11 +544,11 @@ describe('ChatStore: live events', () => {
 		);
 
 		// A conversation this page did not know about shows up.
-		w.server.addConversation('c3', 'group', ['bob', 'alice'], 'New group');
-		w.alice.channelFor('user:alice')!.emit('conversation_added', { conversation_id: 'c3' });
+		w.server.addConversation(C3, 'group', [BOB, ALICE], 'New group');
+		w.alice.channelFor(userTopic(ALICE))!.emit('conversation_added', { conversation_id: C3 });
 		await vi.waitFor(() => expect(w.store.conversations.map((c) => c.name)).toContain('New group'));
-		w.alice.channelFor('user:alice')!.emit('conversation_removed', { conversation_id: 'c3' });
-		expect(w.store.conversations.map((c) => c.id)).not.toContain('c3');
+		w.alice.channelFor(userTopic(ALICE))!.emit('conversation_removed', { conversation_id: C3 });
+		expect(w.store.conversations.map((c) => c.id)).not.toContain(C3);
 	});
 
 	it('applies edits and deletions, and uses a fresh key after a member is removed', async () => {
@@ -554,14 +561,14 @@ describe('ChatStore: live events', () => {
 		expect(w.store.messagesById[id]).toMatchObject({ text: 'final' });
 		expect(w.store.messagesById[id].edited_at).not.toBeNull();
 
-		await w.store.removeMember(C1, 'carol');
-		expect(w.store.conversations[0].key_epoch).toBe(1);
-		expect(w.store.participants[C1].map((p) => p.user_id).sort()).toEqual(['alice', 'bob']);
+		await w.store.removeMember(C1, CAROL);
+		expect(w.store.conversations[0].key_epoch).toBe(2);
+		expect(w.store.participants[C1].map((p) => p.user_id).sort()).toEqual([ALICE, BOB].sort());
 		await w.store.send(C1, 'after rotation');
 		await vi.waitFor(() => expect(w.server.messages(C1)).toHaveLength(2));
-		expect(w.server.messages(C1)[1].encryption).toMatchObject({ epoch: 1 });
-		const epoch1 = w.server.db.table('conversation_keys').filter((k) => k.epoch === 1);
-		expect(epoch1.map((k) => k.user_id).sort()).toEqual(['alice', 'bob']);
+		expect(w.server.messages(C1)[1].encryption).toMatchObject({ epoch: 2 });
+		const epoch2 = w.server.db.table('conversation_keys').filter((k) => k.epoch === 2);
+		expect(epoch2.map((k) => k.user_id).sort()).toEqual([ALICE, BOB].sort());
 
 		await w.store.remove(id);
 		expect(w.store.messagesById[id]).toMatchObject({ text: null, undecryptable: false });
@@ -574,28 +581,28 @@ describe('ChatStore: live membership', () => {
 		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
 		await w.store.open(C1);
 		const [oldDb, oldMembers] = [w.channel(), w.members()];
-		expect(oldDb.subTopic).toBe('conversation:c1:0');
-		oldMembers.emit('typing', { user_id: 'carol', display_name: 'Carol', is_typing: true });
-		expect(w.store.typing[C1]).toEqual([{ userId: 'carol', name: 'Carol' }]);
+		expect(oldDb.subTopic).toBe(conversationTopic(C1, 1));
+		oldMembers.emit('typing', { user_id: CAROL, display_name: 'Carol', is_typing: true });
+		expect(w.store.typing[C1]).toEqual([{ userId: CAROL, name: 'Carol' }]);
 		// Carol is removed by someone else: the database bumps the epoch and tells the old topic.
 		w.server.db.table('conversation_participants').splice(
-			w.server.db.table('conversation_participants').findIndex((p) => p.user_id === 'carol'),
+			w.server.db.table('conversation_participants').findIndex((p) => p.user_id === CAROL),
 			1
 		);
-		w.server.conversation(C1).key_epoch = 1;
+		w.server.conversation(C1).key_epoch = 2;
 
-		oldDb.emit('key_epoch_changed', { conversation_id: C1, key_epoch: 1 });
-		await vi.waitFor(() => expect(w.alice.channelFor('conversation:c1:1')).toBeDefined());
-		expect(w.alice.channelFor('members:c1:1')).toBeDefined();
+		oldDb.emit('key_epoch_changed', { conversation_id: C1, key_epoch: 2 });
+		await vi.waitFor(() => expect(w.alice.channelFor(conversationTopic(C1, 2))).toBeDefined());
+		expect(w.alice.channelFor(membersTopic(C1, 2))).toBeDefined();
 		expect(oldDb.removed).toBe(true);
 		expect(oldMembers.removed).toBe(true);
 		await vi.waitFor(() =>
-			expect(w.store.participants[C1].map((p) => p.user_id).sort()).toEqual(['alice', 'bob'])
+			expect(w.store.participants[C1].map((p) => p.user_id).sort()).toEqual([ALICE, BOB].sort())
 		);
 		// Her typing and presence are gone, and what the old channels still carry is not applied.
 		expect(w.store.typing[C1]).toEqual([]);
-		w.members().syncPresence({ alice: [{ user_id: 'alice' }], carol: [{ user_id: 'carol' }] });
-		expect([...w.store.presence[C1]]).toEqual(['alice']);
+		w.members().syncPresence({ [ALICE]: [{ user_id: ALICE }], [CAROL]: [{ user_id: CAROL }] });
+		expect([...w.store.presence[C1]]).toEqual([ALICE]);
 		oldDb.emit('message_created', await w.bobSays('late, on the old topic'));
 		expect(w.store.messagesOf(C1)).toEqual([]);
 		w.channel().emit('message_created', w.server.messages(C1)[0]);
@@ -604,7 +611,7 @@ describe('ChatStore: live membership', () => {
 
 	it('refuses events that contradict what it knows: wrong conversation, a held seq, a non-member', async () => {
 		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
-		w.server.addUser('mallory');
+		w.server.addUser(MALLORY, 'mallory');
 		await w.bobSays('first');
 		await w.store.open(C1);
 		const first = w.store.messagesOf(C1)[0];
@@ -614,25 +621,25 @@ describe('ChatStore: live membership', () => {
 			...over
 		});
 		// Another conversation's id, a seq the device holds for another message, a sender outside.
-		w.channel().emit('message_created', forged({ conversation_id: 'c2', seq: 2 }));
+		w.channel().emit('message_created', forged({ conversation_id: C2, seq: 2 }));
 		w.channel().emit('message_created', forged({ seq: 1 }));
-		w.channel().emit('message_created', forged({ seq: 2, sender_id: 'mallory' }));
+		w.channel().emit('message_created', forged({ seq: 2, sender_id: MALLORY }));
 		// An "edit" that moves a known message to another author.
 		w.channel().emit('message_updated', {
 			...w.server.messages(C1)[0],
-			sender_id: 'carol',
+			sender_id: CAROL,
 			content_encrypted: 'x'
 		});
 		w.channel().emit('reaction_changed', {
 			message_id: first.id,
-			user_id: 'mallory',
+			user_id: MALLORY,
 			emoji: '💀',
 			op: 'added'
 		});
-		w.members().emit('typing', { user_id: 'mallory', display_name: 'Mallory', is_typing: true });
+		w.members().emit('typing', { user_id: MALLORY, display_name: 'Mallory', is_typing: true });
 		await vi.waitFor(() => expect(w.alice.callsOf('get_conversation').length).toBeGreaterThan(1));
 		await new Promise((r) => setTimeout(r, 20));
-		expect(w.store.messagesOf(C1).map((m) => [m.seq, m.text, m.sender_id])).toEqual([[1, 'first', 'bob']]);
+		expect(w.store.messagesOf(C1).map((m) => [m.seq, m.text, m.sender_id])).toEqual([[1, 'first', BOB]]);
 		expect(w.store.messagesById[first.id].reactions).toEqual([]);
 		expect(w.store.typing[C1] ?? []).toEqual([]);
 		// The real next message still arrives.
@@ -645,12 +652,12 @@ describe('ChatStore: live membership', () => {
 		await w.bobSays('before');
 		await w.store.open(C1);
 		const stale = w.channel();
-		w.server.conversation(C1).key_epoch = 1;
+		w.server.conversation(C1).key_epoch = 2;
 		const m = await w.bobSays('on the new epoch');
 		w.alice
-			.channelFor('user:alice')!
-			.emit('inbox', { conversation_id: C1, seq: m.seq, sender_id: 'bob', key_epoch: 1 });
-		await vi.waitFor(() => expect(w.alice.channelFor('conversation:c1:1')).toBeDefined());
+			.channelFor(userTopic(ALICE))!
+			.emit('inbox', { conversation_id: C1, seq: m.seq, sender_id: BOB, key_epoch: 2 });
+		await vi.waitFor(() => expect(w.alice.channelFor(conversationTopic(C1, 2))).toBeDefined());
 		expect(stale.removed).toBe(true);
 		// The catch-up of the (re)join brings what the missed topic carried.
 		await vi.waitFor(() => {
@@ -663,21 +670,21 @@ describe('ChatStore: live membership', () => {
 		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
 		await w.store.open(C1);
 		const raced = w.channel();
-		w.members().syncPresence({ alice: [{ user_id: 'alice' }], carol: [{ user_id: 'carol' }] });
-		expect([...w.store.presence[C1]].sort()).toEqual(['alice', 'carol']);
+		w.members().syncPresence({ [ALICE]: [{ user_id: ALICE }], [CAROL]: [{ user_id: CAROL }] });
+		expect([...w.store.presence[C1]].sort()).toEqual([ALICE, CAROL].sort());
 		const table = w.server.db.table('conversation_participants');
 		table.splice(
-			table.findIndex((p) => p.user_id === 'carol'),
+			table.findIndex((p) => p.user_id === CAROL),
 			1
 		);
-		w.server.conversation(C1).key_epoch = 1;
+		w.server.conversation(C1).key_epoch = 2;
 		raced.setStatus('SUBSCRIBED');
-		await vi.waitFor(() => expect(w.alice.channelFor('conversation:c1:1')).toBeDefined());
+		await vi.waitFor(() => expect(w.alice.channelFor(conversationTopic(C1, 2))).toBeDefined());
 		expect(raced.removed).toBe(true);
 		// Her presence is gone with the old channels, before the new ones say anything.
 		expect(w.store.presence[C1]).toBeUndefined();
 		await vi.waitFor(() =>
-			expect(w.store.participants[C1].map((p) => p.user_id).sort()).toEqual(['alice', 'bob'])
+			expect(w.store.participants[C1].map((p) => p.user_id).sort()).toEqual([ALICE, BOB].sort())
 		);
 	});
 
@@ -686,7 +693,7 @@ describe('ChatStore: live membership', () => {
 		await w.store.open(C1);
 		const table = w.server.db.table('conversation_participants');
 		table.splice(
-			table.findIndex((p) => p.user_id === 'alice' && p.conversation_id === C1),
+			table.findIndex((p) => p.user_id === ALICE && p.conversation_id === C1),
 			1
 		);
 		w.channel().setStatus('CLOSED');
@@ -726,7 +733,7 @@ describe('ChatStore: keys that appear later', () => {
 		const first = await w.bobSays('early');
 		// Alice's key row is not visible yet when the message arrives (e.g. published a moment later).
 		const keys = w.server.db.table('conversation_keys');
-		const mine = keys.filter((k) => k.user_id === 'alice');
+		const mine = keys.filter((k) => k.user_id === ALICE);
 		for (const k of mine) keys.splice(keys.indexOf(k), 1);
 		w.channel().emit('message_created', first);
 		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0]?.undecryptable).toBe(true));

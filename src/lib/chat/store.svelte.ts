@@ -2,9 +2,10 @@
  * The shared reactive chat state of a signed-in page (see docs/app-architecture.md).
  *
  * It talks to the database contract (docs/chat-api.md) through supabase-js: RPCs for everything
- * that changes or reads chat data, private Realtime channels for live events (`user:<me>` for the
- * inbox; per open or watched conversation, its database topic and its members topic for presence
- * and typing, both named after the key epoch: see live.ts). Content is
+ * that changes or reads chat data (the typed functions of src/lib/rpc.ts, here and in the parts),
+ * private Realtime channels for live events (`user:<me>` for the inbox; per open or watched
+ * conversation, its database topic and its members topic for presence and typing, both named after
+ * the key epoch: see live.ts; the database's payloads are decoded by live-payloads.ts). Content is
  * encrypted and decrypted here through the key ring; the server only sees ciphertext.
  *
  * Sending is optimistic and goes through the persistent outbox: a message shows at once under its
@@ -19,6 +20,7 @@ import { getContext, setContext, untrack } from 'svelte';
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
 import type { ContactTrust } from '../crypto/contact-trust.svelte.ts';
 import { Keyring } from '../crypto/keyring.svelte.ts';
+import { deleteMessage, editMessage } from '../rpc.ts';
 import { Outbox } from './outbox.ts';
 import { ChatError, errorMessage } from './errors.ts';
 import { attachmentKind, attachmentRef, normalizeMessage, type AttachmentContent } from './derive.ts';
@@ -31,8 +33,6 @@ import type { ConversationView, MessageView, ParticipantView, Role, TypingUser }
 export type * from './types.ts';
 
 export type { ChatStoreOptions } from './parts.ts';
-
-type Raw = Record<string, unknown>;
 
 export { ATTACHMENT_BUCKET, MAX_ATTACHMENT_BYTES } from './attachments.ts';
 /**
@@ -460,9 +460,7 @@ export class ChatStore {
 		const before = { text: m.text, undecryptable: m.undecryptable, signature: m.signature };
 		Object.assign(m, { text, undecryptable: false });
 		try {
-			const row = normalizeMessage(
-				await this.#p.rpc<Raw>('edit_message', { message_id: messageId, ...sealed })
-			);
+			const row = normalizeMessage(await editMessage(this.#client(), { message_id: messageId, ...sealed }));
 			this.#p.timeline.apply(row, { text, undecryptable: false, signature: 'verified' });
 		} catch (err) {
 			const now = this.messagesById[messageId];
@@ -475,7 +473,7 @@ export class ChatStore {
 	async remove(messageId: string): Promise<void> {
 		const before = this.messagesById[messageId];
 		const ref = before ? attachmentRef(before.attachment) : null;
-		const row = normalizeMessage(await this.#p.rpc<Raw>('delete_message', { message_id: messageId }));
+		const row = normalizeMessage(await deleteMessage(this.#client(), { message_id: messageId }));
 		this.#p.timeline.apply(row, { text: null, undecryptable: false });
 		// The tombstone no longer points at the file; its uploader removes it (others may not).
 		this.#p.attachments.deleted(messageId, ref, before?.sender_id === this.userId);

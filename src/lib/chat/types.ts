@@ -9,13 +9,13 @@ export type ConversationKind = 'direct' | 'group';
 export type Role = 'admin' | 'moderator' | 'member';
 export type MessageStatus = 'pending' | 'failed' | 'sent' | 'delivered' | 'read';
 
-/** `messages.encryption`. */
-export interface MessageEncryption {
+/** `messages.encryption` (a type, not an interface, so it is the `Json` the RPCs take). */
+export type MessageEncryption = {
 	epoch: number;
 	nonce: string;
 	/** The sender device's Ed25519 signature (crypto/signing.ts); absent on messages from before signing. */
 	sig?: string;
-}
+};
 
 /** A `messages` row. */
 export interface MessageRow {

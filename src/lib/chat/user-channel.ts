@@ -8,10 +8,8 @@ import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
 import { freshChannel } from './conversation-channels.ts';
 import { userTopic } from './live.ts';
 
-type Raw = Record<string, unknown>;
-
-/** What each event on my user topic does. */
-export type UserEvents = Record<string, (payload: Raw) => unknown>;
+/** What each event on my user topic does with its payload as it arrived, unchecked (live-events.ts decodes it). */
+export type UserEvents = Record<string, (payload: unknown) => unknown>;
 
 /** Joins `user:<me>`; `status(channel, up)` follows its subscription. */
 export async function joinUserChannel(
@@ -23,7 +21,7 @@ export async function joinUserChannel(
 	const ch = await freshChannel(sb, userTopic(userId), { config: { private: true } });
 	for (const [event, handle] of Object.entries(events)) {
 		ch.on('broadcast', { event }, ({ payload }) => {
-			void Promise.resolve(handle(payload as Raw)).catch(() => undefined);
+			void Promise.resolve(handle(payload)).catch(() => undefined);
 		});
 	}
 	ch.subscribe((s) => status(ch, s === 'SUBSCRIBED'));

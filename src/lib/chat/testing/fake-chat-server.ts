@@ -43,7 +43,8 @@ export class FakeChatServer {
 			created_by: members[0],
 			last_seq: 0,
 			last_message_at: null,
-			key_epoch: 0,
+			// As the database: epochs count from 1.
+			key_epoch: 1,
 			created_at: at,
 			updated_at: at
 		});
