@@ -63,6 +63,7 @@ export type Database = {
 				Row: {
 					conversation_id: string;
 					joined_at: string;
+					joined_epoch: number;
 					last_delivered_seq: number;
 					last_read_seq: number;
 					role: string;
@@ -72,6 +73,7 @@ export type Database = {
 				Insert: {
 					conversation_id: string;
 					joined_at?: string;
+					joined_epoch?: number;
 					last_delivered_seq?: number;
 					last_read_seq?: number;
 					role?: string;
@@ -80,6 +82,7 @@ export type Database = {
 				Update: {
 					conversation_id?: string;
 					joined_at?: string;
+					joined_epoch?: number;
 					last_delivered_seq?: number;
 					last_read_seq?: number;
 					role?: string;
@@ -107,6 +110,7 @@ export type Database = {
 					created_at: string;
 					created_by: string | null;
 					direct_key: string | null;
+					history_visibility: string;
 					id: string;
 					key_epoch: number;
 					kind: string;
@@ -120,6 +124,7 @@ export type Database = {
 					created_at?: string;
 					created_by?: string | null;
 					direct_key?: string | null;
+					history_visibility?: string;
 					id?: string;
 					key_epoch?: number;
 					kind: string;
@@ -132,6 +137,7 @@ export type Database = {
 					created_at?: string;
 					created_by?: string | null;
 					direct_key?: string | null;
+					history_visibility?: string;
 					id?: string;
 					key_epoch?: number;
 					kind?: string;
@@ -370,6 +376,7 @@ export type Database = {
 				Returns: {
 					conversation_id: string;
 					joined_at: string;
+					joined_epoch: number;
 					last_delivered_seq: number;
 					last_read_seq: number;
 					role: string;
@@ -404,6 +411,7 @@ export type Database = {
 					created_at: string;
 					created_by: string | null;
 					direct_key: string | null;
+					history_visibility: string;
 					id: string;
 					key_epoch: number;
 					kind: string;
@@ -425,6 +433,7 @@ export type Database = {
 					created_at: string;
 					created_by: string | null;
 					direct_key: string | null;
+					history_visibility: string;
 					id: string;
 					key_epoch: number;
 					kind: string;
@@ -559,6 +568,7 @@ export type Database = {
 				Returns: {
 					conversation_id: string;
 					joined_at: string;
+					joined_epoch: number;
 					last_delivered_seq: number;
 					last_read_seq: number;
 					role: string;
@@ -576,6 +586,7 @@ export type Database = {
 				Returns: {
 					conversation_id: string;
 					joined_at: string;
+					joined_epoch: number;
 					last_delivered_seq: number;
 					last_read_seq: number;
 					role: string;
@@ -593,6 +604,7 @@ export type Database = {
 				Returns: {
 					conversation_id: string;
 					joined_at: string;
+					joined_epoch: number;
 					last_delivered_seq: number;
 					last_read_seq: number;
 					role: string;
@@ -670,11 +682,34 @@ export type Database = {
 					isSetofReturn: false;
 				};
 			};
+			set_history_visibility: {
+				Args: { conversation_id: string; history_visibility: string };
+				Returns: {
+					created_at: string;
+					created_by: string | null;
+					direct_key: string | null;
+					history_visibility: string;
+					id: string;
+					key_epoch: number;
+					kind: string;
+					last_message_at: string | null;
+					last_seq: number;
+					title: string | null;
+					updated_at: string;
+				};
+				SetofOptions: {
+					from: '*';
+					to: 'conversations';
+					isOneToOne: true;
+					isSetofReturn: false;
+				};
+			};
 			set_participant_role: {
 				Args: { conversation_id: string; role: string; user_id: string };
 				Returns: {
 					conversation_id: string;
 					joined_at: string;
+					joined_epoch: number;
 					last_delivered_seq: number;
 					last_read_seq: number;
 					role: string;
