@@ -11,6 +11,7 @@ import { normalizeMessage } from './derive.ts';
 import { ChatError } from './errors.ts';
 import { refuseCreated, refuseMember, refuseUpdated, type KnownConversation } from './live-guard.ts';
 import { DB_EVENTS, MEMBER_EVENTS, USER_EVENTS } from './live.ts';
+import { decodeLivePayload } from './live-payloads.ts';
 import type { KeyRequests } from './key-requests.ts';
 import type { UserEvents } from './user-channel.ts';
 import type { Reactions } from './reactions.ts';
@@ -86,7 +87,8 @@ export class LiveEvents {
 					always,
 					handle: (id, p) =>
 						p.conversation_id === id ? this.keyEpochChanged(id, Number(p.key_epoch)) : undefined
-				}
+				},
+				[DB_EVENTS.historyVisibilityChanged]: { always, handle: (id, p) => this.#onHistoryVisibility(id, p) }
 			},
 			members: {
 				[MEMBER_EVENTS.keyRequest]: {
@@ -124,6 +126,22 @@ export class LiveEvents {
 			[USER_EVENTS.keyAdded]: (p) => this.#onKeyAdded(String(p.conversation_id), Number(p.epoch)),
 			[USER_EVENTS.conversationRemoved]: (p) => ctx.forget(String(p.conversation_id))
 		};
+	}
+
+	/**
+	 * An admin changed the group's history rule: the panel and the closed messages' reasons follow.
+	 * Under `shared` earlier keys may travel now: I give those I hold to whoever lacks them (batched
+	 * like an ask) and ask for those I lack.
+	 */
+	#onHistoryVisibility(conversationId: string, payload: Raw): void {
+		const p = decodeLivePayload(DB_EVENTS.historyVisibilityChanged, payload);
+		if (!p || p.conversation_id !== conversationId) return;
+		const c = this.#ctx.list().get(conversationId);
+		if (c) c.history_visibility = p.history_visibility;
+		if (p.history_visibility !== 'shared') return;
+		const requests = this.#ctx.keyRequests();
+		requests.offer(conversationId);
+		requests.askFor(this.#ctx.timeline().messagesOf(conversationId));
 	}
 
 	/** A member gave me a key: what it opens can be read now. */

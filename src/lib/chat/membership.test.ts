@@ -4,7 +4,7 @@ import { ChatError } from './errors.ts';
 import { Membership } from './membership.ts';
 import type { ConversationView } from './types.ts';
 
-function setup() {
+function setup(history_visibility: 'joined' | 'shared' = 'joined') {
 	const calls: string[] = [];
 	const shared: string[] = [];
 	const forgotten: string[] = [];
@@ -18,11 +18,12 @@ function setup() {
 		me: () => 'u-me',
 		keyring: {
 			shareConversationKey: async (id: string, epoch: number, users: string[]) =>
-				void shared.push(`${id}@${epoch}:${users}`)
+				void shared.push(`${id}@${epoch}:${users}`),
+			shareMissingKeys: async (id: string) => shared.push(`${id}:missing`)
 		} as unknown as Keyring,
 		fetch: async (id) => {
 			fetched.push(id);
-			return { id, key_epoch: 3 } as ConversationView;
+			return { id, key_epoch: 3, history_visibility } as ConversationView;
 		},
 		forget: (id) => void forgotten.push(id)
 	});
@@ -58,5 +59,23 @@ describe('Membership', () => {
 			'set_participant_role',
 			'leave_conversation'
 		]);
+	});
+
+	it("under 'shared' also gives a newcomer every earlier key I hold", async () => {
+		const t = setup('shared');
+		await t.m.add('c1', 'u-bob', 'member');
+		expect(t.shared).toEqual(['c1@3:u-bob', 'c1:missing']);
+	});
+
+	it('sets the history rule, refreshes, and shares earlier keys once it is shared', async () => {
+		const t = setup();
+		await t.m.setHistoryVisibility('c1', 'joined');
+		await t.m.setHistoryVisibility('c1', 'shared');
+		expect(t.calls).toEqual([
+			'set_history_visibility({"conversation_id":"c1","history_visibility":"joined"})',
+			'set_history_visibility({"conversation_id":"c1","history_visibility":"shared"})'
+		]);
+		expect(t.fetched).toEqual(['c1', 'c1']);
+		expect(t.shared).toEqual(['c1:missing']);
 	});
 });
