@@ -103,6 +103,7 @@ export type Database = {
 				Row: {
 					conversation_id: string;
 					joined_at: string;
+					joined_epoch: number;
 					last_delivered_seq: number;
 					last_read_seq: number;
 					role: string;
@@ -112,6 +113,7 @@ export type Database = {
 				Insert: {
 					conversation_id: string;
 					joined_at?: string;
+					joined_epoch?: number;
 					last_delivered_seq?: number;
 					last_read_seq?: number;
 					role?: string;
@@ -120,6 +122,7 @@ export type Database = {
 				Update: {
 					conversation_id?: string;
 					joined_at?: string;
+					joined_epoch?: number;
 					last_delivered_seq?: number;
 					last_read_seq?: number;
 					role?: string;
@@ -147,6 +150,7 @@ export type Database = {
 					created_at: string;
 					created_by: string | null;
 					direct_key: string | null;
+					history_visibility: string;
 					id: string;
 					key_epoch: number;
 					kind: string;
@@ -160,6 +164,7 @@ export type Database = {
 					created_at?: string;
 					created_by?: string | null;
 					direct_key?: string | null;
+					history_visibility?: string;
 					id?: string;
 					key_epoch?: number;
 					kind: string;
@@ -172,6 +177,7 @@ export type Database = {
 					created_at?: string;
 					created_by?: string | null;
 					direct_key?: string | null;
+					history_visibility?: string;
 					id?: string;
 					key_epoch?: number;
 					kind?: string;
@@ -443,6 +449,7 @@ export type Database = {
 				Returns: {
 					conversation_id: string;
 					joined_at: string;
+					joined_epoch: number;
 					last_delivered_seq: number;
 					last_read_seq: number;
 					role: string;
@@ -477,6 +484,7 @@ export type Database = {
 					created_at: string;
 					created_by: string | null;
 					direct_key: string | null;
+					history_visibility: string;
 					id: string;
 					key_epoch: number;
 					kind: string;
@@ -498,6 +506,7 @@ export type Database = {
 					created_at: string;
 					created_by: string | null;
 					direct_key: string | null;
+					history_visibility: string;
 					id: string;
 					key_epoch: number;
 					kind: string;
@@ -633,6 +642,7 @@ export type Database = {
 				Returns: {
 					conversation_id: string;
 					joined_at: string;
+					joined_epoch: number;
 					last_delivered_seq: number;
 					last_read_seq: number;
 					role: string;
@@ -650,6 +660,7 @@ export type Database = {
 				Returns: {
 					conversation_id: string;
 					joined_at: string;
+					joined_epoch: number;
 					last_delivered_seq: number;
 					last_read_seq: number;
 					role: string;
@@ -667,6 +678,7 @@ export type Database = {
 				Returns: {
 					conversation_id: string;
 					joined_at: string;
+					joined_epoch: number;
 					last_delivered_seq: number;
 					last_read_seq: number;
 					role: string;
@@ -744,11 +756,34 @@ export type Database = {
 					isSetofReturn: false;
 				};
 			};
+			set_history_visibility: {
+				Args: { conversation_id: string; history_visibility: string };
+				Returns: {
+					created_at: string;
+					created_by: string | null;
+					direct_key: string | null;
+					history_visibility: string;
+					id: string;
+					key_epoch: number;
+					kind: string;
+					last_message_at: string | null;
+					last_seq: number;
+					title: string | null;
+					updated_at: string;
+				};
+				SetofOptions: {
+					from: '*';
+					to: 'conversations';
+					isOneToOne: true;
+					isSetofReturn: false;
+				};
+			};
 			set_participant_role: {
 				Args: { conversation_id: string; role: string; user_id: string };
 				Returns: {
 					conversation_id: string;
 					joined_at: string;
+					joined_epoch: number;
 					last_delivered_seq: number;
 					last_read_seq: number;
 					role: string;

@@ -68,6 +68,7 @@ export const createGroupConversation = rpc('create_group_conversation');
 export const addParticipant = rpc('add_participant');
 export const removeParticipant = rpc('remove_participant');
 export const setParticipantRole = rpc('set_participant_role');
+export const setHistoryVisibility = rpc('set_history_visibility');
 export const leaveConversation = rpc('leave_conversation');
 
 // Messages and receipts.

@@ -167,14 +167,14 @@ describe('get_conversation', () => {
 });
 
 describe('membership management', () => {
-	test('admins add members (with a role); adding keeps key_epoch', async () => {
+	test('admins add members (with a role); adding bumps key_epoch under the default history rule', async () => {
 		const [a, b, c, d] = [await user(), await user(), await user(), await user()];
 		const g = await group(a, [b]);
 		const added = await rpcOne(db.pool, a, 'add_participant', { conversation_id: g.id, user_id: c });
-		expect(added).toMatchObject({ conversation_id: g.id, user_id: c, role: 'member' });
-		expect(await epoch(g.id)).toBe(1);
+		expect(added).toMatchObject({ conversation_id: g.id, user_id: c, role: 'member', joined_epoch: 2 });
+		expect(await epoch(g.id)).toBe(2);
 		const mod = await rpcOne(db.pool, a, 'add_participant', { conversation_id: g.id, user_id: d, role: 'moderator' });
-		expect(mod).toMatchObject({ role: 'moderator' });
+		expect(mod).toMatchObject({ role: 'moderator', joined_epoch: 3 });
 		await expectDbError(
 			rpcOne(db.pool, a, 'add_participant', { conversation_id: g.id, user_id: d }),
 			'PT409',

@@ -80,29 +80,34 @@ test('every trigger sends its event with exactly the payload shape its decoder n
 		() => [[inboxOf(b), USER.keyAdded]]
 	);
 
+	// Under the default history rule (joined) an addition moves the epoch, told after the addition.
 	await expectEvents(() => call(a, 'add_participant', { conversation_id: C, user_id: c }), () => [
 		[topic(C, 1), DB.participantsChanged],
-		[inboxOf(c), USER.conversationAdded]
+		[inboxOf(c), USER.conversationAdded],
+		[topic(C, 1), DB.keyEpochChanged]
 	]);
 	await expectEvents(() => call(a, 'set_participant_role', { conversation_id: C, user_id: c, role: 'moderator' }), () => [
-		[topic(C, 1), DB.participantsChanged]
+		[topic(C, 2), DB.participantsChanged]
+	]);
+	await expectEvents(() => call(a, 'set_history_visibility', { conversation_id: C, history_visibility: 'shared' }), () => [
+		[topic(C, 2), DB.historyVisibilityChanged]
 	]);
 	// A removal is told on the epoch it ends; key_epoch_changed moves everyone left to the next.
 	await expectEvents(() => call(a, 'remove_participant', { conversation_id: C, user_id: c }), () => [
-		[topic(C, 1), DB.participantsChanged],
+		[topic(C, 2), DB.participantsChanged],
 		[inboxOf(c), USER.conversationRemoved],
-		[topic(C, 1), DB.keyEpochChanged]
+		[topic(C, 2), DB.keyEpochChanged]
 	]);
 	await expectEvents(() => call(a, 'send_message', { conversation_id: C, content_encrypted: 'c2VhbGVk' }), () => [
-		[topic(C, 2), DB.messageCreated],
+		[topic(C, 3), DB.messageCreated],
 		[inboxOf(b), USER.inbox]
 	]);
-	await expectEvents(() => call(a, 'delete_message', { message_id: message }), () => [[topic(C, 2), DB.messageUpdated]]);
+	await expectEvents(() => call(a, 'delete_message', { message_id: message }), () => [[topic(C, 3), DB.messageUpdated]]);
 
 	await expectEvents(() => call(b, 'leave_conversation', { conversation_id: C }), () => [
-		[topic(C, 2), DB.participantsChanged],
+		[topic(C, 3), DB.participantsChanged],
 		[inboxOf(b), USER.conversationRemoved],
-		[topic(C, 2), DB.keyEpochChanged]
+		[topic(C, 3), DB.keyEpochChanged]
 	]);
 	// The last one out deletes the conversation: only the leaver is told.
 	await expectEvents(() => call(a, 'leave_conversation', { conversation_id: C }), () => [[inboxOf(a), USER.conversationRemoved]]);

@@ -189,12 +189,14 @@ describe('publish_conversation_keys', () => {
 		expect(await missing(b)).toEqual(['c:true:1']);
 	});
 
-	test('epochs: adding keeps the epoch, removal moves it; old epochs are refused', async () => {
+	test('epochs: adding keeps the epoch under the shared history rule, removal moves it; old epochs are refused', async () => {
 		const [a, b, c, d] = [await user(), await user(), await user(), await user()];
 		const conv = await groupOf(a, [b, c]);
+		await rpc(db.pool, a, 'set_history_visibility', { conversation_id: conv, history_visibility: 'shared' });
 		await rpc(db.pool, a, 'publish_conversation_keys', { conversation_id: conv, epoch: 1, keys: [keyFor(a), keyFor(b), keyFor(c)] });
 		await rpc(db.pool, a, 'add_participant', { conversation_id: conv, user_id: d });
 		await rpc(db.pool, b, 'publish_conversation_keys', { conversation_id: conv, epoch: 1, keys: [keyFor(d)] });
+		await rpc(db.pool, a, 'set_history_visibility', { conversation_id: conv, history_visibility: 'joined' });
 		await rpc(db.pool, a, 'remove_participant', { conversation_id: conv, user_id: c });
 		await expectDbError(
 			rpc(db.pool, a, 'publish_conversation_keys', { conversation_id: conv, epoch: 1, keys: [keyFor(a)] }),

@@ -235,7 +235,13 @@ describe('realtime triggers', () => {
 			[`user:${a}`, 'conversation_added']
 		]);
 		const added = await broadcastsOf(() => rpc(db.pool, a, 'add_participant', { conversation_id: conv, user_id: b }));
+		// Under the default history rule an addition moves the epoch too: told on the old topic, then the move.
 		expect(added).toEqual([
+			expect.objectContaining({
+				topic: `conversation:${conv}:1`,
+				event: 'key_epoch_changed',
+				payload: { conversation_id: conv, key_epoch: 2 }
+			}),
 			expect.objectContaining({
 				topic: `conversation:${conv}:1`,
 				event: 'participants_changed',
@@ -247,7 +253,7 @@ describe('realtime triggers', () => {
 			rpc(db.pool, a, 'set_participant_role', { conversation_id: conv, user_id: b, role: 'moderator' })
 		);
 		expect(role.map((r) => r.payload)).toEqual([
-			{ conversation_id: conv, user_id: b, role: 'moderator', op: 'role', key_epoch: 1 }
+			{ conversation_id: conv, user_id: b, role: 'moderator', op: 'role', key_epoch: 2 }
 		]);
 		const removed = await broadcastsOf(() =>
 			rpc(db.pool, a, 'remove_participant', { conversation_id: conv, user_id: b })
@@ -255,14 +261,14 @@ describe('realtime triggers', () => {
 		// Told on the epoch it ends, where everyone still is; then the move.
 		expect(removed).toEqual([
 			expect.objectContaining({
-				topic: `conversation:${conv}:1`,
+				topic: `conversation:${conv}:2`,
 				event: 'key_epoch_changed',
-				payload: { conversation_id: conv, key_epoch: 2 }
+				payload: { conversation_id: conv, key_epoch: 3 }
 			}),
 			expect.objectContaining({
-				topic: `conversation:${conv}:1`,
+				topic: `conversation:${conv}:2`,
 				event: 'participants_changed',
-				payload: { conversation_id: conv, user_id: b, role: 'moderator', op: 'removed', key_epoch: 1 }
+				payload: { conversation_id: conv, user_id: b, role: 'moderator', op: 'removed', key_epoch: 2 }
 			}),
 			expect.objectContaining({ topic: `user:${b}`, event: 'conversation_removed', payload: { conversation_id: conv } })
 		]);

@@ -174,6 +174,7 @@ function rpcAttacks(me: string): Attack[] {
 		call('add_participant', { conversation_id: s.direct, user_id: me }),
 		call('remove_participant', { conversation_id: s.group, user_id: s.bystander }),
 		call('set_participant_role', { conversation_id: s.group, user_id: me, role: 'admin' }),
+		call('set_history_visibility', { conversation_id: s.group, history_visibility: 'shared' }),
 		call('leave_conversation', { conversation_id: s.group }),
 		call('send_message', { conversation_id: s.group, content_encrypted: 'intrusion' }),
 		call('send_message', { conversation_id: s.direct, content_encrypted: 'intrusion' }),
@@ -189,7 +190,9 @@ function rpcAttacks(me: string): Attack[] {
 		call('remove_reaction', { message_id: s.fromAdmin, emoji: '👍' }),
 		call('get_reactions', { message_ids: [s.fromAdmin, s.fromBystander] }),
 		call('publish_conversation_keys', { conversation_id: s.group, epoch: s.epoch, keys }),
-		call('publish_conversation_keys', { conversation_id: s.group, epoch: s.epoch + 1, keys })
+		call('publish_conversation_keys', { conversation_id: s.group, epoch: s.epoch + 1, keys }),
+		call('publish_conversation_keys', { conversation_id: s.group, epoch: s.epoch - 1, keys }),
+		call('members_missing_key', { conversation_id: s.group })
 	];
 }
 
@@ -230,8 +233,9 @@ describe('attack matrix', () => {
 				if (o.error) expect(['42501', 'PT404'], `${o.attack}: ${JSON.stringify(o)}`).toContain(o.error);
 				if (o.error === 'PT404') expect(['conversation_not_found', 'message_not_found']).toContain(o.detail);
 			}
-			// The RPCs aimed at the group all answer 404 (get_reactions simply returns nothing).
-			const rpcOutcomes = outcomes.filter((o) => o.attack.startsWith('rpc ') && o.attack !== 'rpc get_reactions');
+			// The RPCs aimed at the group all answer 404 (get_reactions and members_missing_key simply return nothing).
+			const quiet = ['rpc get_reactions', 'rpc members_missing_key'];
+			const rpcOutcomes = outcomes.filter((o) => o.attack.startsWith('rpc ') && !quiet.includes(o.attack));
 			expect(rpcOutcomes.every((o) => o.error === 'PT404'), JSON.stringify(rpcOutcomes)).toBe(true);
 			const listed = await rpc<{ list_conversations: { id: string } }>(db.pool, me, 'list_conversations', {});
 			expect(listed).toEqual([]);
@@ -275,6 +279,9 @@ describe('attack matrix', () => {
 			[s.moderator, call('add_participant', { conversation_id: s.group, user_id: s.outsider }), 'not_admin'],
 			[s.moderator, call('remove_participant', { conversation_id: s.group, user_id: s.admin }), 'not_admin'],
 			[s.moderator, call('set_participant_role', { conversation_id: s.group, user_id: s.moderator, role: 'admin' }), 'not_admin'],
+			[s.member, call('set_history_visibility', { conversation_id: s.group, history_visibility: 'shared' }), 'not_admin'],
+			[s.moderator, call('set_history_visibility', { conversation_id: s.group, history_visibility: 'shared' }), 'not_admin'],
+			[s.bystander, call('set_history_visibility', { conversation_id: s.direct, history_visibility: 'shared' }), 'direct_conversation'],
 			[s.moderator, call('edit_message', { message_id: s.fromBystander, content_encrypted: 'x' }), 'not_sender'],
 			[s.bystander, call('add_participant', { conversation_id: s.direct, user_id: s.outsider }), 'direct_conversation']
 		];

@@ -7,6 +7,7 @@ const participant = (user_id: string, delivered = 0, read = 0): ParticipantView 
 	user_id,
 	role: 'member',
 	joined_at: null,
+	joined_epoch: 1,
 	last_delivered_seq: delivered,
 	last_read_seq: read,
 	username: user_id,

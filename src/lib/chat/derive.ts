@@ -83,6 +83,7 @@ export function normalizeParticipant(raw: unknown): ParticipantView {
 		user_id: String(r.user_id ?? profile.id ?? r.id),
 		role: (str(r.role) ?? 'member') as Role,
 		joined_at: str(r.joined_at),
+		joined_epoch: Math.max(1, num(r.joined_epoch, 1)),
 		last_delivered_seq: num(r.last_delivered_seq),
 		last_read_seq: num(r.last_read_seq),
 		username: pick('username'),
@@ -103,6 +104,7 @@ export function normalizeConversation(raw: unknown): ConversationRow {
 		last_seq: num(r.last_seq),
 		last_message_at: str(r.last_message_at),
 		key_epoch: num(r.key_epoch),
+		history_visibility: r.history_visibility === 'shared' ? 'shared' : 'joined',
 		created_at: str(r.created_at) ?? new Date(0).toISOString(),
 		updated_at: str(r.updated_at) ?? str(r.created_at) ?? new Date(0).toISOString()
 	};

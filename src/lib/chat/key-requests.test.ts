@@ -69,4 +69,32 @@ describe('KeyRequests', () => {
 		vi.advanceTimersByTime(KEY_SHARE_DELAY_MS);
 		expect(shared).toEqual(['c2']);
 	});
+
+	it("under the 'shared' history rule also asks for earlier epochs; offers share once, only when ready", () => {
+		vi.useFakeTimers();
+		const asks: string[] = [];
+		const shared: string[] = [];
+		let ready = false;
+		const rules: Record<string, 'joined' | 'shared'> = { c1: 'shared', c2: 'joined' };
+		const k = new KeyRequests({
+			ask: (id, epoch) => asks.push(`${id}@${epoch}`) > 0,
+			share: async (id) => shared.push(id),
+			ready: () => ready,
+			epochOf: () => 3,
+			rule: (id) => rules[id]
+		});
+		const m = (id: string, epoch: number) =>
+			({ conversation_id: id, undecryptable: true, encryption: { epoch, nonce: 'n' } }) as never;
+		k.offer('c1');
+		vi.advanceTimersByTime(KEY_SHARE_DELAY_MS);
+		expect(shared).toEqual([]);
+		ready = true;
+		// c2 keeps the 'joined' rule: its epoch 1 key will never come, so nobody is asked for it.
+		k.askFor([m('c1', 1), m('c2', 1), m('c1', 4)]);
+		expect(asks).toEqual(['c1@1']);
+		k.offer('c1');
+		k.offer('c1');
+		vi.advanceTimersByTime(KEY_SHARE_DELAY_MS);
+		expect(shared).toEqual(['c1']);
+	});
 });

@@ -132,7 +132,8 @@ export class LiveEvents {
 				[DB_EVENTS.keyEpochChanged]: {
 					always,
 					handle: (id, p) => (p.conversation_id === id ? this.keyEpochChanged(id, p.key_epoch) : undefined)
-				}
+				},
+				[DB_EVENTS.historyVisibilityChanged]: { always, handle: (id, p) => this.#onHistoryVisibility(id, p) }
 			}),
 			members: {
 				[MEMBER_EVENTS.keyRequest]: {
@@ -177,6 +178,24 @@ export class LiveEvents {
 			[USER_EVENTS.keyAdded]: (p) => this.#onKeyAdded(p.conversation_id, p.epoch),
 			[USER_EVENTS.conversationRemoved]: (p) => ctx.forget(p.conversation_id)
 		});
+	}
+
+	/**
+	 * An admin changed the group's history rule: the panel and the closed messages' reasons follow.
+	 * Under `shared` earlier keys may travel now: I give those I hold to whoever lacks them (batched
+	 * like an ask) and ask for those I lack.
+	 */
+	#onHistoryVisibility(
+		conversationId: string,
+		p: LivePayload<typeof DB_EVENTS.historyVisibilityChanged>
+	): void {
+		if (p.conversation_id !== conversationId) return;
+		const c = this.#ctx.list().get(conversationId);
+		if (c) c.history_visibility = p.history_visibility;
+		if (p.history_visibility !== 'shared') return;
+		const requests = this.#ctx.keyRequests();
+		requests.offer(conversationId);
+		requests.askFor(this.#ctx.timeline().messagesOf(conversationId));
 	}
 
 	/** A member gave me a key: what it opens can be read now. */

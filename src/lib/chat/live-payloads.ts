@@ -17,6 +17,7 @@ const timestamp = z.iso.datetime({ offset: true });
 const seq = z.number().int().min(1);
 const epoch = z.number().int().min(1);
 const watermark = z.number().int().min(0);
+const historyVisibility = z.enum(['joined', 'shared']);
 
 /** A whole `messages` row (`to_jsonb(new)`), checked against the generated row type. */
 const message = {
@@ -59,6 +60,8 @@ const SHAPES = {
 	},
 	/** Sent on the old epoch's topic: `key_epoch` is the new one. */
 	[DB_EVENTS.keyEpochChanged]: { conversation_id: id, key_epoch: epoch },
+	/** The group's history rule (`conversations.history_visibility`) is now this one. */
+	[DB_EVENTS.historyVisibilityChanged]: { conversation_id: id, history_visibility: historyVisibility },
 	/** A message for me elsewhere; `key_epoch` lets a client that missed an epoch move notice. */
 	[USER_EVENTS.inbox]: { conversation_id: id, seq, sender_id: id.nullable(), key_epoch: epoch },
 	[USER_EVENTS.conversationAdded]: { conversation_id: id },

@@ -30,7 +30,9 @@ export const DB_EVENTS = {
 	receiptUpdated: 'receipt_updated',
 	participantsChanged: 'participants_changed',
 	/** `{conversation_id, key_epoch}` on the old epoch's topic: move to the new one. */
-	keyEpochChanged: 'key_epoch_changed'
+	keyEpochChanged: 'key_epoch_changed',
+	/** `{conversation_id, history_visibility}`: an admin changed the group's history rule. */
+	historyVisibilityChanged: 'history_visibility_changed'
 } as const;
 
 /** Events the database sends on a user topic. */

@@ -5,7 +5,7 @@ import { Membership } from './membership.ts';
 import { FakeSupabase } from './testing/fake-supabase.ts';
 import type { ConversationView } from './types.ts';
 
-function setup() {
+function setup(history_visibility: 'joined' | 'shared' = 'joined') {
 	const sb = new FakeSupabase('u-me');
 	const created = () => ({ id: 'c-new' });
 	sb.rpcHandlers = {
@@ -15,6 +15,7 @@ function setup() {
 		add_participant: () => null,
 		remove_participant: () => null,
 		set_participant_role: () => null,
+		set_history_visibility: () => null,
 		leave_conversation: () => null
 	};
 	const calls = () => sb.rpcCalls.map(({ name, args }) => `${name}(${JSON.stringify(args)})`);
@@ -26,11 +27,12 @@ function setup() {
 		me: () => 'u-me',
 		keyring: {
 			shareConversationKey: async (id: string, epoch: number, users: string[]) =>
-				void shared.push(`${id}@${epoch}:${users}`)
+				void shared.push(`${id}@${epoch}:${users}`),
+			shareMissingKeys: async (id: string) => shared.push(`${id}:missing`)
 		} as unknown as Keyring,
 		fetch: async (id) => {
 			fetched.push(id);
-			return { id, key_epoch: 3 } as ConversationView;
+			return { id, key_epoch: 3, history_visibility } as ConversationView;
 		},
 		forget: (id) => void forgotten.push(id)
 	});
@@ -66,5 +68,23 @@ describe('Membership', () => {
 			'set_participant_role',
 			'leave_conversation'
 		]);
+	});
+
+	it("under 'shared' also gives a newcomer every earlier key I hold", async () => {
+		const t = setup('shared');
+		await t.m.add('c1', 'u-bob', 'member');
+		expect(t.shared).toEqual(['c1@3:u-bob', 'c1:missing']);
+	});
+
+	it('sets the history rule, refreshes, and shares earlier keys once it is shared', async () => {
+		const t = setup();
+		await t.m.setHistoryVisibility('c1', 'joined');
+		await t.m.setHistoryVisibility('c1', 'shared');
+		expect(t.calls()).toEqual([
+			'set_history_visibility({"conversation_id":"c1","history_visibility":"joined"})',
+			'set_history_visibility({"conversation_id":"c1","history_visibility":"shared"})'
+		]);
+		expect(t.fetched).toEqual(['c1', 'c1']);
+		expect(t.shared).toEqual(['c1:missing']);
 	});
 });

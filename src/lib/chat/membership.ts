@@ -1,7 +1,8 @@
 /**
  * Starting conversations and changing who is in them: a direct conversation by username, a group,
- * adding (and giving the newcomer the current key), removing, changing a role and leaving. The
- * database decides who may; this part calls its RPCs and brings the list up to date after each.
+ * adding (and giving the newcomer the keys the group's history rule allows), removing, changing a
+ * role or the history rule, and leaving. The database decides who may; this part calls its RPCs
+ * and brings the list up to date after each.
  */
 import type { Keyring } from '../crypto/keyring.svelte.ts';
 import {
@@ -11,11 +12,12 @@ import {
 	findProfile,
 	leaveConversation,
 	removeParticipant,
+	setHistoryVisibility,
 	setParticipantRole,
 	type RpcClient
 } from '../rpc.ts';
 import { ChatError } from './errors.ts';
-import type { ConversationView, Role } from './types.ts';
+import type { ConversationView, HistoryVisibility, Role } from './types.ts';
 
 export interface MembershipDeps {
 	/** The signed-in client, for the membership RPCs. */
@@ -51,14 +53,29 @@ export class Membership {
 		return (await this.#deps.fetch(row.id)).id;
 	}
 
-	/** Adds a member and shares the current epoch's key with them. */
+	/**
+	 * Adds a member and shares what the history rule lets them read: under `joined` the addition
+	 * moved the epoch, whose key the next sender makes for everyone, them included; under `shared`
+	 * the current epoch's key and every earlier one I hold.
+	 */
 	async add(conversationId: string, userId: string, role: Role): Promise<void> {
+		const { keyring } = this.#deps;
 		await addParticipant(this.#deps.client(), { conversation_id: conversationId, user_id: userId, role });
 		const view = await this.#deps.fetch(conversationId);
 		// Without this they could not read the epoch's messages until the next rotation.
-		await this.#deps.keyring
-			.shareConversationKey(conversationId, view.key_epoch, [userId])
-			.catch(() => undefined);
+		await keyring.shareConversationKey(conversationId, view.key_epoch, [userId]).catch(() => undefined);
+		if (view.history_visibility === 'shared')
+			await keyring.shareMissingKeys(conversationId).catch(() => undefined);
+	}
+
+	/** Sets the group's history rule (admins only); for `shared`, gives the earlier keys I hold to members who lack them. */
+	async setHistoryVisibility(conversationId: string, rule: HistoryVisibility): Promise<void> {
+		await setHistoryVisibility(this.#deps.client(), {
+			conversation_id: conversationId,
+			history_visibility: rule
+		});
+		await this.#deps.fetch(conversationId);
+		if (rule === 'shared') await this.#deps.keyring.shareMissingKeys(conversationId).catch(() => undefined);
 	}
 
 	/** Removes a member (the key epoch bumps; the next message uses a fresh key they lack). */

@@ -208,7 +208,8 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		},
 		share: (id) => keyring.shareMissingKeys(id),
 		ready: () => keyring.ready,
-		epochOf
+		epochOf,
+		rule: (id) => p.list.get(id)?.history_visibility
 	});
 	p.attachments = new Attachments({ client, key: held });
 	p.receipts = new Receipts({

@@ -186,12 +186,14 @@ describe('ChatStore: sending', () => {
 		await w.store.open(C1);
 		let release!: () => void;
 		w.server.sendGate = new Promise((r) => (release = r));
-		const clientId = await w.store.send(C1, 'race');
+		// With nothing queued ahead, send resolves once its RPC answers: not awaited until released.
+		const sending = w.store.send(C1, 'race');
 		await vi.waitFor(() => expect(w.server.messages(C1)).toHaveLength(1));
 		w.channel().emit('message_created', w.server.messages(C1)[0]);
 		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].seq).toBe(1));
 		expect(w.store.idsByConversation[C1]).toHaveLength(1);
 		release();
+		const clientId = await sending;
 		await vi.waitFor(async () => expect(await new Outbox(ALICE, w.idb).all()).toEqual([]));
 		expect(w.store.idsByConversation[C1]).toHaveLength(1);
 		expect(w.store.messagesOf(C1)[0]).toMatchObject({ text: 'race', client_id: clientId, status: 'sent' });

@@ -27,8 +27,16 @@ import { attachmentKind, attachmentRef, normalizeMessage, type AttachmentContent
 import { MEMBER_EVENTS } from './live.ts';
 import { assertAttachmentSize } from './attachments.ts';
 import { createParts, type ChatStoreOptions, type Parts } from './parts.ts';
+import { lockedReason, type LockedReason } from './history-rule.ts';
 import { joinUserChannel } from './user-channel.ts';
-import type { ConversationView, MessageView, ParticipantView, Role, TypingUser } from './types.ts';
+import type {
+	ConversationView,
+	HistoryVisibility,
+	MessageView,
+	ParticipantView,
+	Role,
+	TypingUser
+} from './types.ts';
 
 export type * from './types.ts';
 
@@ -371,6 +379,21 @@ export class ChatStore {
 		return this.#p.timeline.messagesOf(conversationId);
 	}
 
+	/**
+	 * Why a message that does not open here stays closed (history-rule.ts): sent before I joined,
+	 * waiting for a key that can still come, or unavailable for good. Reads reactive state, so the
+	 * UI follows rule and epoch changes.
+	 */
+	lockedReason(message: MessageView): LockedReason {
+		const c = this.#p.list.get(message.conversation_id);
+		const mine = this.participants[message.conversation_id]?.find((p) => p.user_id === this.userId);
+		return lockedReason(message, {
+			key_epoch: c?.key_epoch,
+			history_visibility: c?.history_visibility,
+			joined_epoch: mine?.joined_epoch
+		});
+	}
+
 	/** Decrypts every loaded message again (after the identity was restored on this device). */
 	async redecrypt(): Promise<void> {
 		// Includes outbox entries restored before the keys were available.
@@ -546,6 +569,11 @@ export class ChatStore {
 
 	setRole(conversationId: string, userId: string, role: Role): Promise<void> {
 		return this.#p.membership.setRole(conversationId, userId, role);
+	}
+
+	/** Sets a group's history rule (admins only). */
+	setHistoryVisibility(conversationId: string, rule: HistoryVisibility): Promise<void> {
+		return this.#p.membership.setHistoryVisibility(conversationId, rule);
 	}
 
 	/** Leaves a conversation and drops it from the list. */

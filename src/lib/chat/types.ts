@@ -8,6 +8,11 @@ export type MessageType = 'text' | 'image' | 'file' | 'voice';
 export type ConversationKind = 'direct' | 'group';
 export type Role = 'admin' | 'moderator' | 'member';
 export type MessageStatus = 'pending' | 'failed' | 'sent' | 'delivered' | 'read';
+/**
+ * A group's history rule (`conversations.history_visibility`): `joined`, new members see messages
+ * from when they join; `shared`, new members can read the history.
+ */
+export type HistoryVisibility = 'joined' | 'shared';
 
 /** `messages.encryption` (a type, not an interface, so it is the `Json` the RPCs take). */
 export type MessageEncryption = {
@@ -83,6 +88,8 @@ export interface ParticipantView {
 	user_id: string;
 	role: Role;
 	joined_at: string | null;
+	/** The key epoch this membership began with: under `joined`, no key of an earlier one reaches them. */
+	joined_epoch: number;
 	last_delivered_seq: number;
 	last_read_seq: number;
 	username: string | null;
@@ -100,6 +107,7 @@ export interface ConversationRow {
 	last_seq: number;
 	last_message_at: string | null;
 	key_epoch: number;
+	history_visibility: HistoryVisibility;
 	created_at: string;
 	updated_at: string;
 }

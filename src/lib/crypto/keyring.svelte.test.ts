@@ -253,3 +253,86 @@ describe('Keyring conversation keys', () => {
 		expect(newConversationKey()).not.toEqual(key);
 	});
 });
+
+describe('Keyring and the history rule', () => {
+	/** members_missing_key as the database answers it: the current epoch, and earlier ones I hold under `shared`. */
+	function withMissingKeys(
+		client: FakeSupabase,
+		convo: { id: string; key_epoch: number; members: string[]; rule: 'joined' | 'shared' }
+	) {
+		client.rpcHandlers.members_missing_key = (_args, caller) => {
+			const keys = client.db.table('conversation_keys');
+			const held = (user: string, epoch: number) =>
+				keys.some((k) => k.conversation_id === convo.id && k.user_id === user && k.epoch === epoch);
+			const epochs = [
+				convo.key_epoch,
+				...(convo.rule === 'shared'
+					? keys
+							.filter((k) => k.user_id === caller && Number(k.epoch) < convo.key_epoch)
+							.map((k) => Number(k.epoch))
+					: [])
+			].filter((epoch) => held(caller, epoch));
+			const publicKey = (user: string) => client.db.table('profiles').find((p) => p.id === user)?.public_key;
+			return epochs.flatMap((epoch) =>
+				convo.members
+					.filter((user) => publicKey(user) && !held(user, epoch))
+					.map((user) => ({ user_id: user, public_key: publicKey(user), epoch }))
+			);
+		};
+		return client;
+	}
+
+	async function group(rule: 'joined' | 'shared') {
+		const db = setup(['alice', 'bob', 'dev']);
+		const convo = { id: 'c1', key_epoch: 1, members: ['alice', 'bob'], rule };
+		const alice = withMissingKeys(withKeyRpcs(new FakeSupabase('alice', db), convo), convo);
+		const dev = withKeyRpcs(new FakeSupabase('dev', db), convo);
+		const [a, d] = [new Keyring(new IDBFactory()), new Keyring(new IDBFactory())];
+		await a.ensureIdentity(alice.client, 'alice');
+		await d.ensureIdentity(dev.client, 'dev');
+		// Two epochs of history before Dev joins (someone left in between).
+		const first = await a.conversationKey('c1', 1);
+		convo.key_epoch = 2;
+		const second = await a.conversationKey('c1', 2);
+		convo.members.push('dev');
+		return { db, convo, alice, a, d, first, second };
+	}
+
+	it("under 'shared' wraps every earlier epoch's key I hold for a newcomer, one publish per epoch", async () => {
+		const { alice, a, d, first, second } = await group('shared');
+		const publishes = alice.callsOf('publish_conversation_keys').length;
+		expect(await a.shareMissingKeys('c1')).toBe(2);
+		expect(
+			alice
+				.callsOf('publish_conversation_keys')
+				.slice(publishes)
+				.map((c) => [c.epoch, (c.keys as { user_id: string }[]).map((k) => k.user_id)])
+		).toEqual([
+			[2, ['dev']],
+			[1, ['dev']]
+		]);
+		expect(await d.conversationKey('c1', 1, { create: false })).toEqual(first);
+		expect(await d.conversationKey('c1', 2, { create: false })).toEqual(second);
+		// Nothing is missing any more.
+		expect(await a.shareMissingKeys('c1')).toBe(0);
+	});
+
+	it("under 'joined' gives only the current epoch's key (the database lists nothing older)", async () => {
+		const { a, d, second } = await group('joined');
+		expect(await a.shareMissingKeys('c1')).toBe(1);
+		expect(await d.conversationKey('c1', 1, { create: false })).toBeNull();
+		expect(await d.conversationKey('c1', 2, { create: false })).toEqual(second);
+	});
+
+	it('skips an epoch the database refuses meanwhile and still gives the others', async () => {
+		const { alice, a, d, second } = await group('shared');
+		const publish = alice.rpcHandlers.publish_conversation_keys;
+		alice.rpcHandlers.publish_conversation_keys = (args, caller) => {
+			if (args.epoch === 1) throw new FakeRpcError(409, 'stale_epoch', 'The rule changed');
+			return publish(args, caller);
+		};
+		expect(await a.shareMissingKeys('c1')).toBe(1);
+		expect(await d.conversationKey('c1', 1, { create: false })).toBeNull();
+		expect(await d.conversationKey('c1', 2, { create: false })).toEqual(second);
+	});
+});

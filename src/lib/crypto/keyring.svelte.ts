@@ -404,20 +404,32 @@ export class Keyring {
 	}
 
 	/**
-	 * Gives the current epoch's key to the members who lack it (they had no public key when it was
-	 * made, or joined since), if I hold it. Resolves with how many members received it.
+	 * Gives the keys I hold to the members who lack them: the current epoch's (they had no public
+	 * key when it was made, or joined since) and, when the group's history rule is `shared`, each
+	 * earlier epoch's, as `members_missing_key` lists them. One publish per epoch, newest first; an
+	 * epoch refused meanwhile (the rule or the epoch moved) is skipped, the next ask starts over.
+	 * Resolves with how many key rows were given.
 	 */
 	async shareMissingKeys(conversationId: string): Promise<number> {
 		const { supabase } = this.#client();
 		const secret = this.#requireSecret();
 		const missing = await membersMissingKey(supabase, { conversation_id: conversationId });
-		if (!missing?.length) return 0;
-		const epoch = missing[0].epoch;
-		const key = await this.conversationKey(conversationId, epoch, { create: false });
-		if (!key) return 0;
-		const keys = this.#wrapFor(key, missing, secret);
-		await publishConversationKeys(supabase, { conversation_id: conversationId, epoch, keys });
-		return keys.length;
+		const byEpoch = new Map<number, { user_id: string; public_key: string }[]>();
+		for (const m of missing ?? []) {
+			const epoch = Number(m.epoch);
+			byEpoch.set(epoch, [...(byEpoch.get(epoch) ?? []), m]);
+		}
+		let given = 0;
+		for (const [epoch, members] of [...byEpoch].sort(([a], [b]) => b - a)) {
+			const key = await this.conversationKey(conversationId, epoch, { create: false });
+			if (!key) continue;
+			const keys = this.#wrapFor(key, members, secret);
+			const refused = await refusal(
+				publishConversationKeys(supabase, { conversation_id: conversationId, epoch, keys })
+			);
+			if (!refused) given += keys.length;
+		}
+		return given;
 	}
 
 	/**

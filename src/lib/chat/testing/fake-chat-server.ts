@@ -45,6 +45,7 @@ export class FakeChatServer {
 			last_message_at: null,
 			// As the database: epochs count from 1.
 			key_epoch: 1,
+			history_visibility: 'joined',
 			created_at: at,
 			updated_at: at
 		});
@@ -57,6 +58,7 @@ export class FakeChatServer {
 			user_id,
 			role,
 			joined_at: this.tick(),
+			joined_epoch: this.conversation(conversation_id).key_epoch,
 			last_delivered_seq: 0,
 			last_read_seq: 0
 		});
@@ -264,9 +266,19 @@ export class FakeChatServer {
 			return null;
 		};
 		h.add_participant = (a, me) => {
-			this.#member(String(a.conversation_id), me);
+			const conversation = this.#member(String(a.conversation_id), me);
+			// Under the `joined` history rule an addition moves the epoch; the newcomer begins with the new one.
+			if (conversation.history_visibility !== 'shared')
+				conversation.key_epoch = Number(conversation.key_epoch) + 1;
 			this.#join(String(a.conversation_id), String(a.user_id), String(a.role ?? 'member'));
 			return this.participant(String(a.conversation_id), String(a.user_id));
+		};
+		h.set_history_visibility = (a, me) => {
+			const conversation = this.#member(String(a.conversation_id), me);
+			if (this.participant(String(a.conversation_id), me)?.role !== 'admin')
+				throw new FakeRpcError(403, 'not_admin');
+			conversation.history_visibility = a.history_visibility;
+			return conversation;
 		};
 		return c;
 	}
