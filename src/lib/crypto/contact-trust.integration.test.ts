@@ -89,6 +89,26 @@ describe('ContactTrust on the embedded stack', () => {
 		expect(settled.contacts[ben.id]).toMatchObject({ changed: false, verifiedKeyChanged: false });
 	});
 
+	it('announces a signing key slipped into the history, though the profile still shows the old one', async () => {
+		const ana = await person('ana_slip');
+		const ben = await person('ben_slip');
+		const first = ana.trust();
+		await first.load([ben.id]);
+		expect(first.contacts[ben.id].changed).toBe(false);
+		// What a dishonest server would do to sign forgeries as Ben without a visible key change.
+		await stack.db.query(
+			`insert into public.identity_keys (user_id, signing_key, created_at) values ($1, $2, now() - interval '1 year')`,
+			[ben.id, Buffer.alloc(32, 5).toString('base64')]
+		);
+		const later = ana.trust();
+		await later.load([ben.id]);
+		expect(later.contacts[ben.id]).toMatchObject({ changed: true, verifiedKeyChanged: false });
+		await later.acknowledge(ben.id);
+		const settled = ana.trust();
+		await settled.load([ben.id]);
+		expect(settled.contacts[ben.id].changed).toBe(false);
+	});
+
 	it('does not count a verification my identity did not sign, and keeps others out of mine', async () => {
 		const ana = await person('ana_forge');
 		const ben = await person('ben_forge');

@@ -3,7 +3,9 @@
  * verified them (compared safety numbers; `contact_verifications`, signed by my own identity so the
  * server cannot forge one), and whether they changed since this device first saw them (trust on
  * first use, remembered in IndexedDB, so a server that swaps a key and rewrites the history is
- * still noticed here). A verified contact whose key changed blocks sending until I look again.
+ * still noticed here). Every signing key in their history counts: one this device never saw (a
+ * server could slip an old-looking key in to sign a forgery) is a change too. A verified contact
+ * whose key changed blocks sending until I look again.
  */
 /* eslint-disable svelte/prefer-svelte-reactivity -- per-call bookkeeping; the state is `contacts`. */
 import type { SupabaseClient } from '@supabase/supabase-js';
@@ -36,7 +38,8 @@ export interface ContactTrustDeps {
 interface Seen {
 	/** `${me}:${contact}`: one record per account on a shared browser. */
 	id: string;
-	signingKey: string;
+	/** The contact's signing keys this device has seen and I accepted. */
+	keys: string[];
 }
 
 const DB_NAME = 'parley-trust';
@@ -65,17 +68,21 @@ export class ContactTrust {
 		return this.#db;
 	}
 
-	async #seen(contactId: string): Promise<string | null> {
+	async #seen(contactId: string): Promise<string[] | null> {
 		const db = await this.#open();
 		const id = `${this.#deps.me()}:${contactId}`;
 		const row = await transaction(db, STORE, 'readonly', (s) => s.get(id) as IDBRequest<Seen | undefined>);
-		return row?.signingKey ?? null;
+		return row?.keys ?? null;
 	}
 
-	async #remember(contactId: string, signingKey: string): Promise<void> {
+	/** Accepts the contact's keys as they are now (their history and current key). */
+	async #remember(contactId: string): Promise<void> {
+		const current = this.contacts[contactId]?.current?.signingKey;
+		const history = await this.#deps.identities.of(contactId);
+		const keys = [...new Set([...history, ...(current ? [current] : [])])];
 		const db = await this.#open();
 		await transaction(db, STORE, 'readwrite', (s) =>
-			s.put({ id: `${this.#deps.me()}:${contactId}`, signingKey } satisfies Seen)
+			s.put({ id: `${this.#deps.me()}:${contactId}`, keys } satisfies Seen)
 		);
 	}
 
@@ -118,18 +125,21 @@ export class ContactTrust {
 						record.signature,
 						myKeys
 					)) === 'verified';
-				let seen = await this.#seen(p.id).catch(() => null);
-				if (current && seen === null) {
-					// First sight: trust on first use, nothing to announce.
-					await this.#remember(p.id, current.signingKey).catch(() => undefined);
-					seen = current.signingKey;
-				}
+				const history = await this.#deps.identities.of(p.id, true);
 				this.contacts[p.id] = {
 					current,
 					verified: genuine && record!.signing_key === current?.signingKey,
 					verifiedKeyChanged: genuine && !!current && record!.signing_key !== current.signingKey,
-					changed: !!current && seen !== null && seen !== current.signingKey
+					changed: false
 				};
+				const seen = await this.#seen(p.id).catch(() => null);
+				if (seen === null) {
+					// First sight: trust on first use, nothing to announce.
+					if (current) await this.#remember(p.id).catch(() => undefined);
+					return;
+				}
+				const all = current ? [...history, current.signingKey] : history;
+				this.contacts[p.id].changed = all.some((k) => !seen.includes(k));
 			})
 		);
 	}
@@ -175,7 +185,7 @@ export class ContactTrust {
 					.insert({ user_id: me, contact_id: contactId, signing_key: signingKey, signature })
 			);
 		}
-		await this.#remember(contactId, signingKey);
+		await this.#remember(contactId);
 		Object.assign(state, { verified: true, verifiedKeyChanged: false, changed: false });
 	}
 
@@ -201,7 +211,7 @@ export class ContactTrust {
 		const state = this.contacts[contactId];
 		if (!state?.current) return;
 		if (state.verifiedKeyChanged) await this.unverify(contactId);
-		await this.#remember(contactId, state.current.signingKey);
+		await this.#remember(contactId);
 		Object.assign(state, { changed: false, verifiedKeyChanged: false });
 	}
 
