@@ -12,7 +12,7 @@ import { applyPlatform } from '@parley/stack/platform.ts';
 import { migrate } from '@parley/stack/migrations.ts';
 import { loadConfig, type StackConfig } from '@parley/stack/config.ts';
 import { startServices } from '@parley/stack/services.ts';
-import { useBatchScheduling } from '@parley/stack/sched.ts';
+import { batchSchedulingWanted, useBatchScheduling } from '@parley/stack/sched.ts';
 import { freePort } from '@parley/stack/testing/free-port.ts';
 
 export interface BenchStack {
@@ -89,8 +89,8 @@ async function serve(): Promise<void> {
 	const { config, dbUrl } = await new Promise<{ config: StackConfig; dbUrl: string }>((resolve) =>
 		process.once('message', (m) => resolve(m as { config: StackConfig; dbUrl: string }))
 	);
-	// As the stack's own gateway process does (stack.ts).
-	useBatchScheduling([process.pid]);
+	// As the stack's own gateway process does (stack.ts), unless the config's sched section says not.
+	if (batchSchedulingWanted(config)) useBatchScheduling([process.pid]);
 	const gateway = await startServices({ config, dbUrl }, { port: 0 });
 	process.on('message', async () => {
 		await gateway.close();

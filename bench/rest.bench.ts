@@ -22,7 +22,6 @@ import { startPostgres } from '@parley/stack/postgres.ts';
 import { applyPlatform } from '@parley/stack/platform.ts';
 import { loadConfig } from '@parley/stack/config.ts';
 import { freePort } from '@parley/stack/testing/free-port.ts';
-import { restPoolSize } from '@parley/stack/rest/executor.ts';
 
 interface Job {
 	kind: 'rest-select' | 'rest-rpc' | 'pg-select' | 'pg-rpc' | 'pipe-select' | 'pipe-rpc';
@@ -43,7 +42,7 @@ const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,8,64').split(',').map(N
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const USER = '33333333-3333-4333-8333-333333333333';
 /** Pool size of the direct baseline: the REST service's default pool size. */
-const DIRECT_POOL = restPoolSize();
+const DIRECT_POOL = loadConfig().rest.poolSize;
 
 /** Runs one measurement in the load process. */
 async function runJob(job: Job): Promise<{ latencies: number[]; perSecond: number }> {

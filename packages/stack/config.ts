@@ -20,7 +20,7 @@ import {
 	DEFAULT_SECRET_KEY,
 	DEFAULT_SERVICE_ROLE_KEY
 } from './keys.ts';
-import { optionsFromEnv, type RealtimeOptions } from './realtime/options.ts';
+import type { RealtimeOptions } from './realtime/options.ts';
 import { parseSize } from './storage/limits.ts';
 
 export {
@@ -158,6 +158,26 @@ function reader(env: NodeJS.ProcessEnv) {
 	};
 }
 
+/**
+ * Realtime tunables from `PARLEY_REALTIME_*` variables (milliseconds and counts); a value that is
+ * not a positive number is ignored, leaving the default.
+ */
+function realtimeFromEnv(env: NodeJS.ProcessEnv): Partial<RealtimeOptions> {
+	const out: Partial<RealtimeOptions> = {};
+	const map: [keyof RealtimeOptions, string][] = [
+		['heartbeatTimeoutMs', 'PARLEY_REALTIME_HEARTBEAT_TIMEOUT_MS'],
+		['maxChannelsPerClient', 'PARLEY_REALTIME_MAX_CHANNELS_PER_CLIENT'],
+		['maxEventsPerSecond', 'PARLEY_REALTIME_MAX_EVENTS_PER_SECOND'],
+		['maxPayloadBytes', 'PARLEY_REALTIME_MAX_PAYLOAD_BYTES'],
+		['retentionMs', 'PARLEY_REALTIME_RETENTION_MS']
+	];
+	for (const [key, name] of map) {
+		const value = Number(env[name]);
+		if (env[name] && Number.isFinite(value) && value > 0) out[key] = value;
+	}
+	return out;
+}
+
 /** Loads the stack configuration from `<root>/supabase/config.toml` and the environment. */
 export function loadConfig(root = process.cwd(), env: NodeJS.ProcessEnv = process.env): StackConfig {
 	const supabaseDir = resolve(root, 'supabase');
@@ -236,7 +256,7 @@ export function loadConfig(root = process.cwd(), env: NodeJS.ProcessEnv = proces
 			pipelineDepth: read.num('PARLEY_REST_PIPELINE_DEPTH', undefined, '', 2, 1)
 		},
 		realtime: {
-			...optionsFromEnv(env),
+			...realtimeFromEnv(env),
 			privateOnly: env.PARLEY_REALTIME_PRIVATE_ONLY === 'true'
 		},
 		storage: {

@@ -25,7 +25,7 @@ import { startReplication, type Replication } from './replication.ts';
 import { createReauthorizer, type Reauthorizer } from './reauthorize.ts';
 import { handleHttp } from './http-api.ts';
 import { Hub } from './hub.ts';
-import { DEFAULT_REALTIME_OPTIONS, optionsFromEnv, type RealtimeOptions } from './options.ts';
+import { DEFAULT_REALTIME_OPTIONS, type RealtimeOptions } from './options.ts';
 import type { Vsn } from './protocol.ts';
 import { checkToken } from './tokens.ts';
 
@@ -48,12 +48,15 @@ function rejectUpgrade(socket: Duplex, status: number, reason: string, message: 
 	);
 }
 
-/** Creates the Realtime service; `overrides` adjust limits and timeouts (tests, benchmarks). */
+/**
+ * Creates the Realtime service: the defaults, then the stack config's `realtime` section, then
+ * `overrides` (limits and timeouts of tests and benchmarks).
+ */
 export function createRealtimeService(
 	deps: ServiceDeps,
 	overrides: Partial<RealtimeOptions> = {}
 ): RealtimeService {
-	const options: RealtimeOptions = { ...DEFAULT_REALTIME_OPTIONS, ...optionsFromEnv(), ...overrides };
+	const options: RealtimeOptions = { ...DEFAULT_REALTIME_OPTIONS, ...deps.config.realtime, ...overrides };
 	const log = (message: string) =>
 		deps.log ? deps.log('realtime', message) : console.error(`[realtime] ${message}`);
 	const hub = new Hub();

@@ -1,7 +1,8 @@
 /**
  * Tunables of the embedded Realtime server. Defaults follow Supabase Realtime's tenant defaults
  * (100 channels per client, 100 events per second, 3,000 KB payloads, 5 MB frames) so an app that
- * works here keeps working on Supabase.
+ * works here keeps working on Supabase. The stack config (config.ts, `realtime`) sets some of them
+ * from `PARLEY_REALTIME_*` variables.
  */
 
 export interface RealtimeOptions {
@@ -49,20 +50,3 @@ export const DEFAULT_REALTIME_OPTIONS: RealtimeOptions = {
 	replicationStatusMs: 10_000,
 	poolSize: 10
 };
-
-/** Options from `PARLEY_REALTIME_*` environment variables (milliseconds and counts). */
-export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<RealtimeOptions> {
-	const out: Partial<RealtimeOptions> = {};
-	const map: [keyof RealtimeOptions, string][] = [
-		['heartbeatTimeoutMs', 'PARLEY_REALTIME_HEARTBEAT_TIMEOUT_MS'],
-		['maxChannelsPerClient', 'PARLEY_REALTIME_MAX_CHANNELS_PER_CLIENT'],
-		['maxEventsPerSecond', 'PARLEY_REALTIME_MAX_EVENTS_PER_SECOND'],
-		['maxPayloadBytes', 'PARLEY_REALTIME_MAX_PAYLOAD_BYTES'],
-		['retentionMs', 'PARLEY_REALTIME_RETENTION_MS']
-	];
-	for (const [key, name] of map) {
-		const value = Number(env[name]);
-		if (env[name] && Number.isFinite(value) && value > 0) out[key] = value;
-	}
-	return out;
-}

@@ -8,38 +8,18 @@
  * connections are busy, batches are pipelined behind others (see Executor). Connections
  * log in as the superuser but immediately become `authenticator` (as PostgREST's connections are),
  * so a role switch can only reach the roles authenticator was granted. Statements are prepared
- * once per connection under a name derived from their text.
+ * once per connection under a name derived from their text. Pool size and pipeline depth are the
+ * caller's (the stack config's `rest` section).
  */
 import pg from 'pg';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { availableParallelism } from 'node:os';
 import { callerStatement, type CallerSettings, type Statement } from '../db/caller.ts';
 
 /** pg's own conversion of JavaScript parameter values (arrays, dates, buffers) to wire values. */
 const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
 	prepareValue(value: unknown): string | Buffer | null;
 };
-
-/**
- * Connections of the request pool: `PARLEY_REST_POOL_SIZE`, else twice the CPUs (at least 4).
- * Past what the cores can run, more backends only compete: each maps shared memory and warms
- * caches of its own, so on 2 vCPUs a pool of 24 sent 20-30% fewer messages per second than 4.
- * Requests beyond the pool wait in Node, where waiting costs nothing.
- */
-export function restPoolSize(): number {
-	return Number(process.env.PARLEY_REST_POOL_SIZE ?? Math.max(4, 2 * availableParallelism()));
-}
-
-/**
- * Batches a busy connection may carry at once: `PARLEY_REST_PIPELINE_DEPTH`, else 2. 1 turns
- * pipelining off. With 16 senders on 2 vCPUs, 2 (and 4) sent 14-18% more messages per second
- * than 1, with 7-12% less PostgreSQL CPU per message; 2 keeps a request queued behind at most one
- * other when a connection meets a slow one.
- */
-export function restPipelineDepth(): number {
-	return Math.max(1, Number(process.env.PARLEY_REST_PIPELINE_DEPTH ?? 2));
-}
 
 /** Errors without a SQLSTATE come from the connection itself: it is not reused. */
 function brokenConnection(e: unknown): Error | undefined {
@@ -222,7 +202,7 @@ export class Executor {
 	#lanes: Lane[] = [];
 	#exclusiveWaiting = 0;
 
-	constructor(connectionString: string, max: number, pipelineDepth = restPipelineDepth()) {
+	constructor(connectionString: string, max: number, pipelineDepth: number) {
 		// pg's pipeline mode writes each query without waiting for the answers before it.
 		this.pool = new pg.Pool({
 			connectionString,

@@ -4,7 +4,8 @@
  * pipeline: its token is checked (token.ts), it is parsed (request.ts), planned against the
  * schema cache (planner.ts and plan-*.ts), rendered as one SQL statement (render*.ts), run in one
  * pipelined transaction as the JWT's role (executor.ts), and answered (respond.ts); errors follow
- * PostgREST's codes and statuses (errors.ts, pg-errors.ts).
+ * PostgREST's codes and statuses (errors.ts, pg-errors.ts). Its tunables (body limit, pool size,
+ * pipeline depth) come from the stack config's `rest` section.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import pgModule from 'pg';
@@ -12,7 +13,7 @@ import type { GatewayContext, Service } from '../gateway.ts';
 import type { ServiceDeps } from '../services.ts';
 import { PayloadTooLargeError, requestHeadersJson } from '../http.ts';
 import { ApiError, errors, type ErrorBody } from './errors.ts';
-import { Executor, restPoolSize, type RequestSettings } from './executor.ts';
+import { Executor, type RequestSettings } from './executor.ts';
 import { SchemaMiss } from './lookup.ts';
 import { fromPgError, isPgError } from './pg-errors.ts';
 import { planRequest, type ActionPlan } from './planner.ts';
@@ -22,9 +23,6 @@ import { parseRequest, type ApiRequest } from './request.ts';
 import { outcomeCheck, respond, type Reply } from './respond.ts';
 import { SchemaCache, type SchemaSnapshot } from './schema-cache.ts';
 import { TokenCheck } from './token.ts';
-
-/** Tunables, from the environment so the stack's config file need not change. */
-const MAX_BODY_BYTES = Number(process.env.PARLEY_REST_MAX_BODY_BYTES ?? 4 * 1024 * 1024);
 
 const OPENAPI: Reply = {
 	status: 200,
@@ -55,9 +53,9 @@ export function createRestService(deps: ServiceDeps): Service {
 	const admin = new pgModule.Pool({ connectionString: deps.dbUrl, max: 3 });
 	admin.on('error', () => {});
 	const cache = new SchemaCache(admin, config.schemas, log);
-	const executor = new Executor(deps.dbUrl, restPoolSize());
+	const executor = new Executor(deps.dbUrl, config.rest.poolSize, config.rest.pipelineDepth);
 	const tokens = new TokenCheck(config.jwtSecret);
-	const limits = { schemas: config.schemas, maxBodyBytes: MAX_BODY_BYTES };
+	const limits = { schemas: config.schemas, maxBodyBytes: config.rest.maxBodyBytes };
 	let listening: Promise<void> | null = null;
 	const searchPathTail = config.extraSearchPath.map(qi);
 	const searchPaths = new Map<string, string>();
@@ -144,7 +142,7 @@ export function createRestService(deps: ServiceDeps): Service {
 	function failure(e: unknown, role: string | undefined): Reply {
 		if (e instanceof ApiError) return errorReply(e.status, e.body, e.headers);
 		if (e instanceof PayloadTooLargeError)
-			return errorReply(413, errors.payloadTooLarge(MAX_BODY_BYTES).body);
+			return errorReply(413, errors.payloadTooLarge(config.rest.maxBodyBytes).body);
 		if (isPgError(e)) {
 			const m = fromPgError(e, role !== undefined && role !== 'anon');
 			return errorReply(m.status, m.body, m.headers);

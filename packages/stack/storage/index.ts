@@ -8,7 +8,8 @@
  * Supported: object upload (POST, PUT; raw or multipart; x-upsert), download (GET/HEAD,
  * authenticated and public, ranges), info, remove (one or many), list (v1); buckets list, get,
  * create, update, empty, delete. Everything else (signed URLs, move, copy, list-v2, image
- * transformations, resumable uploads, S3, vectors, iceberg) answers 501.
+ * transformations, resumable uploads, S3, vectors, iceberg) answers 501. The global upload cap is
+ * the stack config's `storage.fileSizeLimit`.
  */
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -23,7 +24,6 @@ import { StorageDatabase, type Identity } from './db.ts';
 import { requestHeadersJson } from '../http.ts';
 import { ERRORS, fromPgError, isPgError, StorageError } from './errors.ts';
 import { FileStore } from './files.ts';
-import { globalMaxBytes } from './limits.ts';
 import { objectHandlers } from './objects.ts';
 
 /** Unsupported areas of the API, by first path segment, as named in the 501 message. */
@@ -53,7 +53,7 @@ export function createStorageService(deps: ServiceDeps): StorageService {
 	const s: StorageContext = {
 		db: new StorageDatabase(deps.dbUrl),
 		files: new FileStore(root),
-		maxBytes: globalMaxBytes(config),
+		maxBytes: config.storage.fileSizeLimit,
 		log: (message) => (deps.log ? deps.log('storage', message) : console.error(`[storage] ${message}`))
 	};
 	s.files.sweepTemp(60 * 60 * 1000).catch(() => {});

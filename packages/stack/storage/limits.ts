@@ -1,8 +1,7 @@
-/** Upload limits: sizes as Supabase writes them, the global cap, and bucket MIME type rules. */
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
-import type { StackConfig } from '../config.ts';
+/**
+ * Upload limits: sizes as Supabase writes them, and bucket MIME type rules. (The global cap is
+ * the stack config's `storage.fileSizeLimit`, parsed with parseSize.)
+ */
 import { ERRORS } from './errors.ts';
 
 const UNITS: Record<string, number> = {
@@ -29,24 +28,6 @@ export function parseSize(value: unknown): number | null {
 		if (m) return Math.floor(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]);
 	}
 	throw ERRORS.invalidRequest('Invalid file size format, hint: use 20GB / 20MB / 30KB / 3B');
-}
-
-/**
- * The global upload cap in bytes: `PARLEY_STORAGE_MAX_BYTES`, else `[storage] file_size_limit`
- * of `supabase/config.toml`, else 50 MiB (the Supabase CLI's default).
- */
-export function globalMaxBytes(config: StackConfig, env: NodeJS.ProcessEnv = process.env): number {
-	const fallback = 50 * 1024 ** 2;
-	try {
-		if (env.PARLEY_STORAGE_MAX_BYTES) return parseSize(env.PARLEY_STORAGE_MAX_BYTES) ?? fallback;
-		const tomlPath = resolve(config.root, 'supabase/config.toml');
-		if (!existsSync(tomlPath)) return fallback;
-		const storage = (parseToml(readFileSync(tomlPath, 'utf8')) as { storage?: { file_size_limit?: unknown } })
-			.storage;
-		return parseSize(storage?.file_size_limit) ?? fallback;
-	} catch {
-		return fallback;
-	}
 }
 
 /**

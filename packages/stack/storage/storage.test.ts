@@ -60,9 +60,7 @@ const bytes = (text: string) => new TextEncoder().encode(text);
 const GLOBAL_CAP = 64 * 1024;
 
 beforeAll(async () => {
-	process.env.PARLEY_STORAGE_MAX_BYTES = String(GLOBAL_CAP);
-	stack = await startTestStack({ template: 'platform' });
-	delete process.env.PARLEY_STORAGE_MAX_BYTES;
+	stack = await startTestStack({ template: 'platform', config: { storage: { fileSizeLimit: GLOBAL_CAP } } });
 	await stack.db.query(`
 		insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types) values
 			('docs', 'docs', false, 1024, null),
