@@ -60,3 +60,16 @@ export function errorMessage(err: unknown): string {
 	if (typeof err === 'string' && err) return err;
 	return 'Something went wrong. Please try again.';
 }
+
+/**
+ * Why nothing is sealed or sent from a device without the identity key (a new device that has not
+ * restored its backup, or whose keys did not load): what it sent could not be signed by, or read
+ * with, the identity the others know.
+ */
+export function noIdentityError(): ChatError {
+	return new ChatError(
+		'This device does not have your encryption key yet: restore your key backup (or reset your key) to send',
+		0,
+		'no_identity'
+	);
+}

@@ -175,6 +175,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 	p.sender = new Sender({
 		outbox: () => host.outbox(),
 		online: () => host.browserOnline(),
+		identity: () => keyring.ready,
 		view: (id) => p.timeline.messagesById[id],
 		seal: (id, text, context) => p.keys.seal(id, text, context),
 		epochOf,

@@ -26,6 +26,7 @@ function setup() {
 	const sender: Sender = new Sender({
 		outbox: () => outbox,
 		online: () => true,
+		identity: () => true,
 		view: (id) => timeline.messagesById[id],
 		seal: async (_c, text) => ({
 			content_encrypted: `sealed(${text})`,

@@ -1,6 +1,6 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
-import { ChatError } from './errors.ts';
+import { ChatError, noIdentityError } from './errors.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
 import { pendingMessageView } from './derive.ts';
 import { Sender } from './sender.ts';
@@ -13,6 +13,7 @@ function setup() {
 	const sent: string[] = [];
 	const failures = new Map<string, string>();
 	let online = true;
+	let identity = true;
 	let network = false;
 	let refuse: string | null = null;
 	let epoch = 1;
@@ -21,6 +22,7 @@ function setup() {
 	const sender = new Sender({
 		outbox: () => outbox,
 		online: () => online,
+		identity: () => identity,
 		view: (id) => views.get(id),
 		seal: async (_c, text, context) => (
 			contexts.push(context),
@@ -67,8 +69,15 @@ function setup() {
 		contexts,
 		failures,
 		write,
-		set: (o: { online?: boolean; network?: boolean; refuse?: string | null; epoch?: number }) => {
+		set: (o: {
+			online?: boolean;
+			identity?: boolean;
+			network?: boolean;
+			refuse?: string | null;
+			epoch?: number;
+		}) => {
 			online = o.online ?? online;
+			identity = o.identity ?? identity;
 			network = o.network ?? network;
 			refuse = o.refuse === undefined ? refuse : o.refuse;
 			epoch = o.epoch ?? epoch;
@@ -129,5 +138,28 @@ describe('Sender', () => {
 		expect(t.sent.at(-1)).toBe('sealed(from before)@1');
 		expect(t.signed.at(-1)).toBe('s@1');
 		expect(t.contexts.at(-1)).toMatchObject({ kind: 'message', clientId: 'old-entry' });
+	});
+
+	it('without the identity key seals and sends nothing: a new message fails as no_identity, the outbox waits', async () => {
+		const t = setup();
+		t.set({ online: false });
+		await t.write('written before the key went');
+		// This device lost the identity (another device reset it, or it never had it).
+		t.set({ online: true, identity: false });
+		await t.sender.drain();
+		expect(t.sent).toEqual([]);
+		const refused = await t.write('written without the key');
+		expect(t.failures.get(refused)).toBe(noIdentityError().message);
+		expect(t.contexts).toHaveLength(1); // the refused one was never sealed
+		expect((await t.outbox.all()).map((e) => [e.content_encrypted, !!e.failed])).toEqual([
+			['sealed(written before the key went)@1', false]
+		]);
+
+		// Restored: the entry that waited goes, in order, and new messages go at once.
+		t.set({ identity: true });
+		await t.sender.drain();
+		await t.write('after the restore');
+		expect(t.sent).toEqual(['sealed(written before the key went)@1', 'sealed(after the restore)@1']);
+		expect(await t.outbox.all()).toEqual([]);
 	});
 });

@@ -3,10 +3,12 @@
  * as pending is sealed into an outbox entry, sent with `send_message` (idempotent on its client
  * id), and removed once stored; a network failure keeps it, and everything after it, for the
  * next drain, in order; a refusal marks it failed. Entries sealed under an epoch that ended while
- * they waited are sealed again, so a removed member's key does not open them.
+ * they waited are sealed again, so a removed member's key does not open them. Without the identity
+ * key (the key ring is not ready) nothing is sealed or sent: a new message fails as `no_identity`,
+ * and the outbox waits until the identity is back (restored or reset).
  */
 import { attachmentRef } from './derive.ts';
-import { errorMessage, isNetworkError } from './errors.ts';
+import { errorMessage, isNetworkError, noIdentityError } from './errors.ts';
 import type { Outbox, OutboxEntry } from './outbox.ts';
 import type { Sealed } from './conversation-keys.ts';
 import type { SealContext } from './signatures.ts';
@@ -17,6 +19,8 @@ export interface SenderDeps {
 	outbox(): Outbox | null;
 	/** The browser is online (else the drain waits for the reconnect). */
 	online(): boolean;
+	/** This device holds the identity key (else nothing is sealed or sent; the outbox waits). */
+	identity(): boolean;
 	/** The pending view of a message not yet stored, by client id. */
 	view(clientId: string): MessageView | undefined;
 	/** Seals text under the conversation's current key, signed with the message's context. */
@@ -59,6 +63,10 @@ export class Sender {
 		const view = this.#deps.view(clientId);
 		const outbox = this.#deps.outbox();
 		if (!view || !outbox) return;
+		if (!this.#deps.identity()) {
+			this.#deps.failed(clientId, noIdentityError().message);
+			return;
+		}
 		try {
 			const attachment = attachmentRef(view.attachment);
 			const sealed = await this.#deps.seal(view.conversation_id, view.text ?? '', {
@@ -114,6 +122,12 @@ export class Sender {
 				}
 				for (const entry of await outbox.all()) {
 					if (entry.failed || this.#deps.outbox() !== outbox) continue;
+					if (!this.#deps.identity()) {
+						// Kept, in order, for when the identity is back (the store drains again then).
+						this.#drainAgain = false;
+						this.#backlog = true;
+						return;
+					}
 					if ((await this.#sendEntry(outbox, entry)) === 'network') {
 						this.#drainAgain = false;
 						this.#backlog = true;

@@ -4,6 +4,7 @@ import { sealText } from '../crypto/e2ee.ts';
 import { Keyring } from '../crypto/keyring.svelte.ts';
 import { FakeChatServer } from './testing/fake-chat-server.ts';
 import { FakeRpcError, type FakeSupabase } from './testing/fake-supabase.ts';
+import { ChatError } from './errors.ts';
 import { Outbox } from './outbox.ts';
 import { conversationTopic, membersTopic, userTopic } from './live.ts';
 import { ChatStore, MAX_WATCHED_CONVERSATIONS } from './store.svelte.ts';
@@ -300,6 +301,60 @@ describe('ChatStore: sending', () => {
 		await vi.waitFor(() => expect(again.messagesById[clientId]).toBeUndefined());
 		await again.open(C1);
 		expect(texts(again)).toEqual(['survives']);
+	});
+});
+
+describe('ChatStore: a device without the identity key', () => {
+	it('refuses to send, keeps what an earlier session queued, and sends it once the backup is restored', async () => {
+		const server = new FakeChatServer();
+		for (const id of ['alice', 'bob']) server.addUser(id);
+		server.addConversation(C1, 'direct', ['alice', 'bob'], null);
+		const alice = server.client('alice');
+		// Alice's identity lives on her laptop (backed up); this device never had it.
+		const laptop = new Keyring(new IDBFactory());
+		await laptop.ensureIdentity(alice.client, 'alice');
+		await laptop.backup('a long passphrase');
+		// An entry an earlier session of this device left in its outbox (sealed, signed, current epoch).
+		const idb = new IDBFactory();
+		const earlier = new Outbox('alice', idb);
+		await earlier.put({
+			client_id: 'left-behind',
+			conversation_id: C1,
+			content_encrypted: 'c2VhbGVk',
+			encryption: { epoch: 0, nonce: 'bm9uY2U=', sig: 'c2ln' },
+			message_type: 'text',
+			reply_to_id: null,
+			createdAt: earlier.stamp(),
+			attempts: 0,
+			lastError: null
+		});
+		await earlier.close();
+
+		const store = new ChatStore({ indexedDB: idb, receiptDelayMs: 5 });
+		stores.push(store);
+		await store.start(alice.client, 'alice');
+		expect(store.keyring.needsRestore).toBe(true);
+		const refused = await store.send(C1, 'from the keyless device').catch((e: unknown) => e);
+		expect(refused).toBeInstanceOf(ChatError);
+		expect(refused).toMatchObject({ detail: 'no_identity' });
+		await expect(store.sendAttachment(C1, new Blob(['x'], { type: 'text/plain' }))).rejects.toMatchObject({
+			detail: 'no_identity'
+		});
+		await expect(store.retry('left-behind')).rejects.toMatchObject({ detail: 'no_identity' });
+		// Nothing new shows or queues, and the outbox does not flush.
+		expect(store.messagesOf(C1).map((m) => m.id)).toEqual(['left-behind']);
+		store.setBrowserOnline(false);
+		store.setBrowserOnline(true);
+		await new Promise((r) => setTimeout(r, 20));
+		expect(alice.callsOf('send_message')).toHaveLength(0);
+		expect((await new Outbox('alice', idb).all()).map((e) => e.client_id)).toEqual(['left-behind']);
+
+		expect(await store.keyring.restore('a long passphrase')).toBe(true);
+		await vi.waitFor(() => expect(server.messages(C1)).toHaveLength(1));
+		expect(server.messages(C1)[0]).toMatchObject({ client_id: 'left-behind', sender_id: 'alice' });
+		await store.send(C1, 'sent after the restore');
+		await vi.waitFor(() => expect(server.messages(C1)).toHaveLength(2));
+		expect(await new Outbox('alice', idb).all()).toEqual([]);
 	});
 });
 

@@ -22,7 +22,7 @@ import type { ContactTrust } from '../crypto/contact-trust.svelte.ts';
 import { Keyring } from '../crypto/keyring.svelte.ts';
 import { deleteMessage, editMessage } from '../rpc.ts';
 import { Outbox } from './outbox.ts';
-import { ChatError, errorMessage } from './errors.ts';
+import { ChatError, errorMessage, noIdentityError } from './errors.ts';
 import { attachmentKind, attachmentRef, normalizeMessage, type AttachmentContent } from './derive.ts';
 import { MEMBER_EVENTS } from './live.ts';
 import { assertAttachmentSize } from './attachments.ts';
@@ -118,7 +118,11 @@ export class ChatStore {
 	constructor(options: ChatStoreOptions = {}) {
 		this.#idb = options.indexedDB;
 		this.keyring = options.keyring ?? new Keyring(options.indexedDB);
-		this.keyring.onIdentityChange = () => void this.redecrypt();
+		// Restored or reset: what was unreadable opens, and what waited in the outbox for the key goes.
+		this.keyring.onIdentityChange = () => {
+			void this.redecrypt();
+			void this.#p.sender.drain();
+		};
 		this.#p = createParts(
 			{
 				keyring: this.keyring,
@@ -408,9 +412,12 @@ export class ChatStore {
 
 	/**
 	 * Sends a text message: it shows at once as `pending` under a new client id (returned), is
-	 * encrypted and queued in the outbox, and is replaced by the stored row once confirmed.
+	 * encrypted and queued in the outbox, and is replaced by the stored row once confirmed. A device
+	 * without the identity key (`keyring.ready` false) refuses with `no_identity`, and so do the
+	 * other sends.
 	 */
 	send(conversationId: string, text: string, options: { replyTo?: string | null } = {}): Promise<string> {
+		if (!this.keyring.ready) return Promise.reject(noIdentityError());
 		const replyTo = options.replyTo ?? null;
 		return this.#p.pending.compose({ conversationId, text, type: 'text', attachment: null, replyTo });
 	}
@@ -427,6 +434,7 @@ export class ChatStore {
 		file: Blob & { name?: string },
 		options: { caption?: string; kind?: 'image' | 'voice' | 'file'; replyTo?: string | null } = {}
 	): Promise<string> {
+		if (!this.keyring.ready) throw noIdentityError();
 		if (!this.browserOnline) {
 			throw new ChatError('Attachments need a connection: try again when you are online', 0, 'offline');
 		}
@@ -461,6 +469,7 @@ export class ChatStore {
 
 	/** Sends a `failed` message again. */
 	retry(clientId: string): Promise<void> {
+		if (!this.keyring.ready) return Promise.reject(noIdentityError());
 		return this.#p.pending.retry(clientId);
 	}
 

@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-	BACKUP_ITERATIONS,
-	MIN_BACKUP_ITERATIONS,
-	decryptBackup,
-	encryptBackup,
 	fromBase64,
 	generateIdentity,
 	newConversationKey,
@@ -102,32 +98,5 @@ describe('wrapKey / unwrapKey', () => {
 		const convKey = newConversationKey();
 		const w = wrapKey(convKey, me.publicKey, me.secretKey);
 		expect(unwrapKey(w.wrapped_key, w.nonce, me.publicKey, me.secretKey)).toEqual(convKey);
-	});
-});
-
-describe('key backup', () => {
-	it('uses a strong PBKDF2 setting by default and restores with the right passphrase only', async () => {
-		const me = generateIdentity();
-		const backup = await encryptBackup(me.secretKey, 'correct horse battery staple');
-		expect(backup.kdf).toBe('PBKDF2-SHA-256');
-		expect(backup.iterations).toBe(BACKUP_ITERATIONS);
-		expect(backup.iterations).toBeGreaterThanOrEqual(310_000);
-		expect(JSON.stringify(backup)).not.toContain(toBase64(me.secretKey));
-		const restored = await decryptBackup(backup, 'correct horse battery staple');
-		expect(restored).toEqual(me.secretKey);
-		expect(await decryptBackup(backup, 'correct horse battery stapler')).toBeNull();
-	});
-
-	it('refuses weakened, tampered or malformed backups', async () => {
-		const me = generateIdentity();
-		const backup = await encryptBackup(me.secretKey, 'pw-123456', MIN_BACKUP_ITERATIONS);
-		expect(await decryptBackup(backup, 'pw-123456')).toEqual(me.secretKey);
-		expect(await decryptBackup({ ...backup, iterations: 1000 }, 'pw-123456')).toBeNull();
-		expect(
-			await decryptBackup({ ...backup, ciphertext: flip(backup.ciphertext, 3) }, 'pw-123456')
-		).toBeNull();
-		expect(await decryptBackup({ ...backup, salt: flip(backup.salt) }, 'pw-123456')).toBeNull();
-		expect(await decryptBackup({ ...backup, nonce: '%%%' }, 'pw-123456')).toBeNull();
-		await expect(encryptBackup(me.secretKey, 'pw', 1000)).rejects.toThrow(/iterations/);
 	});
 });

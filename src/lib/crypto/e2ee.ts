@@ -4,8 +4,8 @@
  * - Identity: one `nacl.box` key pair per user; the public key is published in `profiles.public_key`.
  * - Conversation key: 32 random bytes per membership epoch, wrapped for each member with `nacl.box`.
  * - Messages: `nacl.secretbox` under the conversation key; `{ciphertext, nonce}` travel as base64.
- * - Backup: the identity secret key sealed with a key derived from a passphrase (PBKDF2-SHA-256 from
- *   WebCrypto), the only form in which a secret key ever leaves the device.
+ *
+ * Passphrase backups of the identity secret key live in backup.ts.
  *
  * Everything that is stored or sent is base64; key parameters accept bytes or base64.
  */
@@ -30,23 +30,6 @@ export interface WrappedKey {
 	wrapped_key: string;
 	nonce: string;
 }
-
-/** The `key_backups.backup` document. */
-export interface KeyBackup {
-	v: 1;
-	kdf: 'PBKDF2-SHA-256';
-	salt: string;
-	iterations: number;
-	nonce: string;
-	ciphertext: string;
-}
-
-/** OWASP's current recommendation for PBKDF2-HMAC-SHA-256 (well above the 310,000 floor). */
-export const BACKUP_ITERATIONS = 600_000;
-/** Backups claiming fewer iterations are refused: they were not made by us, or were tampered with. */
-export const MIN_BACKUP_ITERATIONS = 310_000;
-/** Bounds the work a forged backup can make us do. */
-const MAX_BACKUP_ITERATIONS = 10_000_000;
 
 /** Standard base64 of bytes (chunked so large inputs do not overflow the argument list). */
 export function toBase64(bytes: Uint8Array): string {
@@ -155,66 +138,4 @@ export function unwrapKey(
 	if (sec.length !== nacl.box.secretKeyLength) return null;
 	const key = nacl.box.open(box, n, pub, sec);
 	return key && key.length === nacl.secretbox.keyLength ? key : null;
-}
-
-async function deriveBackupKey(
-	passphrase: string,
-	salt: Uint8Array,
-	iterations: number
-): Promise<Uint8Array> {
-	const material = await crypto.subtle.importKey(
-		'raw',
-		new TextEncoder().encode(passphrase.normalize('NFKC')),
-		'PBKDF2',
-		false,
-		['deriveBits']
-	);
-	const bits = await crypto.subtle.deriveBits(
-		{ name: 'PBKDF2', hash: 'SHA-256', salt: salt as Uint8Array<ArrayBuffer>, iterations },
-		material,
-		nacl.secretbox.keyLength * 8
-	);
-	return new Uint8Array(bits);
-}
-
-/** Seals an identity secret key under a passphrase for `key_backups`. */
-export async function encryptBackup(
-	secretKey: KeyInput,
-	passphrase: string,
-	iterations: number = BACKUP_ITERATIONS
-): Promise<KeyBackup> {
-	if (iterations < MIN_BACKUP_ITERATIONS)
-		throw new Error(`A backup needs at least ${MIN_BACKUP_ITERATIONS} iterations`);
-	const salt = nacl.randomBytes(16);
-	const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
-	const key = await deriveBackupKey(passphrase, salt, iterations);
-	const ciphertext = nacl.secretbox(bytes(secretKey), nonce, key);
-	return {
-		v: 1,
-		kdf: 'PBKDF2-SHA-256',
-		salt: toBase64(salt),
-		iterations,
-		nonce: toBase64(nonce),
-		ciphertext: toBase64(ciphertext)
-	};
-}
-
-/** Opens a backup; null for a wrong passphrase or a malformed, weakened or tampered backup. */
-export async function decryptBackup(backup: KeyBackup, passphrase: string): Promise<Uint8Array | null> {
-	if (!backup || backup.v !== 1 || backup.kdf !== 'PBKDF2-SHA-256') return null;
-	const { iterations } = backup;
-	if (
-		!Number.isInteger(iterations) ||
-		iterations < MIN_BACKUP_ITERATIONS ||
-		iterations > MAX_BACKUP_ITERATIONS
-	) {
-		return null;
-	}
-	const salt = tryBytes(backup.salt);
-	const nonce = tryBytes(backup.nonce);
-	const box = tryBytes(backup.ciphertext);
-	if (!salt || !nonce || !box || nonce.length !== nacl.secretbox.nonceLength) return null;
-	const key = await deriveBackupKey(passphrase, salt, iterations);
-	const secretKey = nacl.secretbox.open(box, nonce, key);
-	return secretKey && secretKey.length === nacl.box.secretKeyLength ? secretKey : null;
 }

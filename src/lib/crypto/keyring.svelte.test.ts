@@ -2,9 +2,11 @@ import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
 import { ChatError } from '../chat/errors.ts';
 import { FakeDatabase, FakeRpcError, FakeSupabase } from '../chat/testing/fake-supabase.ts';
-import { MIN_BACKUP_ITERATIONS, newConversationKey, openText, sealText } from './e2ee.ts';
+import { ARGON2_PARAMS, decryptBackup } from './backup.ts';
+import { newConversationKey, openText, sealText } from './e2ee.ts';
 import { Keyring } from './keyring.svelte.ts';
-import { checkSignature, type SignedFields } from './signing.ts';
+import { checkSignature, signingPublicKeyOf, type SignedFields } from './signing.ts';
+import { V1_BACKUP } from './testing/v1-backup.ts';
 
 /** Fakes the two RPCs the key ring uses over the shared tables. */
 function withKeyRpcs(
@@ -137,7 +139,43 @@ describe('Keyring identity', () => {
 		await ring.ensureIdentity(client.client, 'alice');
 		await expect(ring.backup('short')).rejects.toThrow(/passphrase/);
 		await expect(ring.restore('whatever it is')).rejects.toThrow(/no key backup/);
-		expect(MIN_BACKUP_ITERATIONS).toBeGreaterThanOrEqual(310_000);
+	});
+
+	it('backs up with Argon2id, and seals an old PBKDF2 backup again with it on restore', async () => {
+		const db = setup(['alice']);
+		const client = new FakeSupabase('alice', db);
+		const laptop = new Keyring(new IDBFactory());
+		await laptop.ensureIdentity(client.client, 'alice');
+		await laptop.backup('a long passphrase');
+		expect(db.table('key_backups')[0].backup).toMatchObject({ v: 2, kdf: 'argon2id', ...ARGON2_PARAMS });
+
+		// An account whose backup a PBKDF2 (v1) version of Parley wrote.
+		const { publicKey, secretKey, passphrase, backup } = V1_BACKUP;
+		const old = setup(['ann']);
+		Object.assign(old.table('profiles')[0], { public_key: publicKey, signing_key: null });
+		old.table('key_backups').push({ user_id: 'ann', backup, updated_at: '2026-11-24T10:00:00+00:00' });
+		const ann = new FakeSupabase('ann', old);
+		const phone = new Keyring(new IDBFactory());
+		await phone.ensureIdentity(ann.client, 'ann');
+		expect(phone.needsRestore).toBe(true);
+		expect(await phone.restore('not the passphrase')).toBe(false);
+		expect(old.table('key_backups')[0].backup).toEqual(backup); // a failed restore changes nothing
+		expect(await phone.restore(passphrase)).toBe(true);
+		expect(phone.publicKey).toBe(publicKey);
+
+		const [row] = old.table('key_backups');
+		expect(old.table('key_backups')).toHaveLength(1);
+		expect(row.backup).toMatchObject({ v: 2, kdf: 'argon2id', ...ARGON2_PARAMS });
+		expect(JSON.stringify(row.backup)).not.toContain(secretKey);
+		const reopened = await decryptBackup(row.backup, passphrase);
+		expect(reopened && btoa(String.fromCharCode(...reopened))).toBe(secretKey);
+		expect(old.table('profiles')[0].signing_key).toBe(signingPublicKeyOf(reopened!));
+
+		// Restoring the upgraded backup elsewhere works and leaves it as it is.
+		const tablet = new Keyring(new IDBFactory());
+		await tablet.ensureIdentity(ann.client, 'ann');
+		expect(await tablet.restore(passphrase)).toBe(true);
+		expect(old.table('key_backups')[0].backup).toEqual(row.backup);
 	});
 });
 

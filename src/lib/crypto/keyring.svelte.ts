@@ -2,8 +2,8 @@
  * The key ring: this device's identity key pair, the signing key derived from it (signing.ts), and
  * the conversation keys it can unwrap.
  *
- * The identity secret key lives only in IndexedDB (per user) and, passphrase-encrypted, in
- * `key_backups`. Conversation keys come from `conversation_keys` (wrapped for me with `nacl.box`) and
+ * The identity secret key lives only in IndexedDB (per user) and, passphrase-encrypted (backup.ts),
+ * in `key_backups`. Conversation keys come from `conversation_keys` (wrapped for me with `nacl.box`) and
  * are kept in memory only. When the current epoch of a conversation has no key yet, the first member
  * who needs one (a sender) makes it and publishes it wrapped for every current member.
  */
@@ -13,17 +13,8 @@ import { defaultIndexedDB, openDatabase, transaction } from '../chat/idb.ts';
 import { ChatError, isNetworkError, unwrap } from '../chat/errors.ts';
 import { normalizeParticipant } from '../chat/derive.ts';
 import { getConversation, membersMissingKey, publishConversationKeys, refusal } from '../rpc.ts';
-import {
-	decryptBackup,
-	encryptBackup,
-	generateIdentity,
-	newConversationKey,
-	publicKeyOf,
-	toBase64,
-	unwrapKey,
-	wrapKey,
-	type KeyBackup
-} from './e2ee.ts';
+import { backupNeedsReseal, decryptBackup, encryptBackup, type KeyBackup } from './backup.ts';
+import { generateIdentity, newConversationKey, publicKeyOf, toBase64, unwrapKey, wrapKey } from './e2ee.ts';
 import {
 	signBytes,
 	signFields,
@@ -207,15 +198,15 @@ export class Keyring {
 
 	/**
 	 * Restores the identity from `key_backups`: true on success, false for a wrong passphrase.
-	 * Throws when there is no backup, or it holds a key other than the one in my profile.
+	 * Throws when there is no backup, or it holds a key other than the one in my profile. A backup
+	 * sealed with an older setting (PBKDF2, v1) is sealed again with today's, since the passphrase
+	 * is at hand only now.
 	 */
 	async restore(passphrase: string): Promise<boolean> {
 		const { supabase, userId } = this.#client();
 		const row = unwrap(
-			await supabase.from('key_backups').select('backup').eq('user_id', userId).maybeSingle()
-		) as {
-			backup: KeyBackup;
-		} | null;
+			await supabase.from('key_backups').select('backup, updated_at').eq('user_id', userId).maybeSingle()
+		) as { backup: KeyBackup; updated_at: string } | null;
 		if (!row) throw new ChatError('There is no key backup for this account', 404, 'backup_not_found');
 		const secretKey = await decryptBackup(row.backup, passphrase);
 		if (!secretKey) return false;
@@ -239,7 +230,29 @@ export class Keyring {
 		this.#use(stored);
 		this.hasBackup = true;
 		this.onIdentityChange?.();
+		if (backupNeedsReseal(row.backup)) await this.#reseal(row.updated_at, secretKey, passphrase);
 		return true;
+	}
+
+	/**
+	 * Replaces an outdated backup with one sealed under today's setting, if it is still the stored
+	 * one. Best effort: when it fails the old backup still opens, and the next restore tries again.
+	 */
+	async #reseal(updatedAt: string, secretKey: Uint8Array, passphrase: string): Promise<void> {
+		const { supabase, userId } = this.#client();
+		try {
+			const backup = await encryptBackup(secretKey, passphrase);
+			// Only over the backup just opened: another device may have saved a new one meanwhile.
+			unwrap(
+				await supabase
+					.from('key_backups')
+					.update({ backup })
+					.eq('user_id', userId)
+					.eq('updated_at', updatedAt)
+			);
+		} catch {
+			// Kept as it was: still openable with the same passphrase.
+		}
 	}
 
 	/**
