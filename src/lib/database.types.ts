@@ -257,23 +257,38 @@ export type Database = {
 				Row: {
 					conversation_id: string;
 					created_at: string;
-					emoji: string;
+					emoji: string | null;
+					emoji_sealed: string;
+					epoch: number;
 					message_id: string;
+					nonce: string;
+					sig: string;
+					tag: string;
 					user_id: string;
 				};
 				ComputedFields: never;
 				Insert: {
 					conversation_id: string;
 					created_at?: string;
-					emoji: string;
+					emoji?: string | null;
+					emoji_sealed: string;
+					epoch: number;
 					message_id: string;
+					nonce: string;
+					sig: string;
+					tag: string;
 					user_id: string;
 				};
 				Update: {
 					conversation_id?: string;
 					created_at?: string;
-					emoji?: string;
+					emoji?: string | null;
+					emoji_sealed?: string;
+					epoch?: number;
 					message_id?: string;
+					nonce?: string;
+					sig?: string;
+					tag?: string;
 					user_id?: string;
 				};
 				Relationships: [
@@ -463,12 +478,24 @@ export type Database = {
 				};
 			};
 			add_reaction: {
-				Args: { emoji: string; message_id: string };
+				Args: {
+					emoji_sealed: string;
+					epoch: number;
+					message_id: string;
+					nonce: string;
+					sig: string;
+					tag: string;
+				};
 				Returns: {
 					conversation_id: string;
 					created_at: string;
-					emoji: string;
+					emoji: string | null;
+					emoji_sealed: string;
+					epoch: number;
 					message_id: string;
+					nonce: string;
+					sig: string;
+					tag: string;
 					user_id: string;
 				};
 				SetofOptions: {
@@ -620,8 +647,13 @@ export type Database = {
 				Returns: {
 					conversation_id: string;
 					created_at: string;
-					emoji: string;
+					emoji: string | null;
+					emoji_sealed: string;
+					epoch: number;
 					message_id: string;
+					nonce: string;
+					sig: string;
+					tag: string;
 					user_id: string;
 				}[];
 				SetofOptions: {
@@ -704,7 +736,7 @@ export type Database = {
 				Returns: undefined;
 			};
 			remove_participant: { Args: { conversation_id: string; user_id: string }; Returns: undefined };
-			remove_reaction: { Args: { emoji: string; message_id: string }; Returns: undefined };
+			remove_reaction: { Args: { message_id: string; tag: string }; Returns: undefined };
 			save_push_subscription: {
 				Args: { auth: string; endpoint: string; p256dh: string; user_agent?: string };
 				Returns: {

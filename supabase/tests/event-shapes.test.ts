@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { conversationTopic as topic, DB_EVENTS as DB, USER_EVENTS as USER, userTopic as inboxOf } from '../../src/lib/chat/live.ts';
 import { LIVE_EVENTS, decodeLivePayload, type LiveEvent } from '../../src/lib/chat/live-payloads.ts';
 import type { RpcArgs, RpcName, RpcReturns } from '../../src/lib/rpc.ts';
-import { createUser, openChatDb, realtimeRows, rpcOne, type ChatDb } from './helpers.ts';
+import { createUser, openChatDb, reactionArgs, realtimeRows, rpcOne, type ChatDb } from './helpers.ts';
 
 let db: ChatDb;
 beforeAll(async () => {
@@ -70,8 +70,9 @@ test('every trigger sends its event with exactly the payload shape its decoder n
 		() => call(a, 'edit_message', { message_id: message, content_encrypted: 'ZWRpdGVk', encryption: { epoch: 1, nonce: 'bg==' } }),
 		() => [[topic(C, 1), DB.messageUpdated]]
 	);
-	await expectEvents(() => call(b, 'add_reaction', { message_id: message, emoji: '👍' }), () => [[topic(C, 1), DB.reactionChanged]]);
-	await expectEvents(() => call(b, 'remove_reaction', { message_id: message, emoji: '👍' }), () => [[topic(C, 1), DB.reactionChanged]]);
+	const reaction = reactionArgs(message) as RpcArgs<'add_reaction'>;
+	await expectEvents(() => call(b, 'add_reaction', reaction), () => [[topic(C, 1), DB.reactionChanged]]);
+	await expectEvents(() => call(b, 'remove_reaction', { message_id: message, tag: reaction.tag }), () => [[topic(C, 1), DB.reactionChanged]]);
 	await expectEvents(() => call(b, 'mark_delivered', { conversation_id: C, up_to_seq: 1 }), () => [[topic(C, 1), DB.receiptUpdated]]);
 	await expectEvents(() => call(b, 'mark_read', { conversation_id: C, up_to_seq: 1 }), () => [[topic(C, 1), DB.receiptUpdated]]);
 	const wrapped = (user_id: string) => ({ user_id, wrapped_key: 'd3JhcHBlZA==', nonce: 'bm9uY2U=' });

@@ -4,7 +4,7 @@
  * transaction per call, claims set with set_config, `set local role`).
  */
 import { expect } from 'vitest';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '@parley/stack/testing/index.ts';
 
@@ -119,6 +119,25 @@ export async function rpcOne<T = Record<string, unknown>>(
 	const row = rows[0];
 	const keys = Object.keys(row);
 	return (keys.length === 1 && keys[0] === fn ? row[fn] : row) as T;
+}
+
+/** Random bytes as base64 (stand-ins for ciphertexts, tags and signatures: the database checks shapes only). */
+export const randomBase64 = (bytes: number) => randomBytes(bytes).toString('base64');
+
+/**
+ * `add_reaction` arguments for a sealed reaction with well-formed fields, as a device sends them
+ * (src/lib/crypto/reactions.ts): a random tag unless `over` names one, epoch 1 unless it names another.
+ */
+export function reactionArgs(message_id: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+	return {
+		message_id,
+		tag: randomBase64(32),
+		emoji_sealed: randomBase64(80),
+		nonce: randomBase64(24),
+		epoch: 1,
+		sig: randomBase64(64),
+		...over
+	};
 }
 
 /** Awaits `promise` and asserts it fails with SQLSTATE `code` (and `detail`, when given). */

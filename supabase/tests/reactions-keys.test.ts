@@ -1,6 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { asActor, createUser, expectDbError, openChatDb, realtimeRows, rpc, rpcOne, type ChatDb } from './helpers.ts';
+import {
+	asActor,
+	createUser,
+	expectDbError,
+	openChatDb,
+	randomBase64,
+	reactionArgs,
+	realtimeRows,
+	rpc,
+	rpcOne,
+	type ChatDb
+} from './helpers.ts';
 
 let db: ChatDb;
 let n = 0;
@@ -18,65 +29,178 @@ async function groupOf(admin: string, members: string[]): Promise<string> {
 		await rpcOne<{ id: string }>(db.pool, admin, 'create_group_conversation', { title: 'G', participant_ids: members })
 	).id;
 }
-const send = (actor: string, conversation_id: string) =>
-	rpcOne<{ id: string }>(db.pool, actor, 'send_message', { conversation_id, content_encrypted: 'c' });
+/** A message sealed under epoch 1, as devices send them (the epoch a reaction to it must name). */
+const send = (actor: string, conversation_id: string, encryption: unknown = { epoch: 1, nonce: 'bm9uY2U=' }) =>
+	rpcOne<{ id: string }>(db.pool, actor, 'send_message', { conversation_id, content_encrypted: 'c', encryption });
+
+interface Reaction {
+	message_id: string;
+	user_id: string;
+	emoji: string | null;
+	conversation_id: string;
+	tag: string;
+	emoji_sealed: string;
+	nonce: string;
+	epoch: number;
+	sig: string;
+}
+const react = (actor: string, args: Record<string, unknown>) => rpcOne<Reaction>(db.pool, actor, 'add_reaction', args);
+const reactionsOf = (actor: string, message: string) =>
+	rpc<Reaction>(db.pool, actor, 'get_reactions', { message_ids: [message] });
+/** Every stored reaction to a message, as the superuser sees them. */
+const stored = async (message: string) =>
+	(await db.pool.query<Reaction>('select * from public.message_reactions where message_id = $1', [message])).rows;
 
 describe('reactions', () => {
-	test('one row per user per emoji; adding twice returns the same row; remove is idempotent', async () => {
+	test('one row per user per tag; a second add with the same tag keeps the first; remove by tag is idempotent', async () => {
 		const [a, b] = [await user(), await user()];
 		const c = await groupOf(a, [b]);
 		const m = await send(a, c);
-		const r1 = await rpcOne(db.pool, b, 'add_reaction', { message_id: m.id, emoji: '👍' });
-		expect(r1).toMatchObject({ message_id: m.id, user_id: b, emoji: '👍', conversation_id: c });
-		expect(await rpcOne(db.pool, b, 'add_reaction', { message_id: m.id, emoji: '👍' })).toEqual(r1);
-		await rpc(db.pool, b, 'add_reaction', { message_id: m.id, emoji: '👨‍👩‍👧‍👦' });
-		await rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: '👍' });
-		const all = await rpc<{ user_id: string; emoji: string }>(db.pool, a, 'get_reactions', { message_ids: [m.id] });
-		expect(all).toHaveLength(3);
-		await rpc(db.pool, b, 'remove_reaction', { message_id: m.id, emoji: '👍' });
-		await rpc(db.pool, b, 'remove_reaction', { message_id: m.id, emoji: '👍' });
-		const left = await rpc<{ user_id: string; emoji: string }>(db.pool, b, 'get_reactions', { message_ids: [m.id] });
-		expect(left.map((r) => `${r.user_id === a ? 'a' : 'b'}${r.emoji}`).sort()).toEqual(['a👍', 'b👨‍👩‍👧‍👦'].sort());
+		const thumbs = reactionArgs(m.id);
+		const r1 = await react(b, thumbs);
+		expect(r1).toMatchObject({ ...thumbs, user_id: b, conversation_id: c, emoji: null });
+		// The same tag again (the same emoji), sealed afresh: the row already there is the answer.
+		const again = reactionArgs(m.id, { tag: thumbs.tag });
+		expect(await react(b, again)).toEqual(r1);
+		expect((await stored(m.id)).filter((r) => r.user_id === b)).toEqual([r1]);
+		const family = reactionArgs(m.id);
+		await react(b, family);
+		// Another member's tag may be the same: one reaction each.
+		await react(a, reactionArgs(m.id, { tag: thumbs.tag }));
+		expect(await reactionsOf(a, m.id)).toHaveLength(3);
+		await rpc(db.pool, b, 'remove_reaction', { message_id: m.id, tag: thumbs.tag });
+		await rpc(db.pool, b, 'remove_reaction', { message_id: m.id, tag: thumbs.tag });
+		const left = await reactionsOf(b, m.id);
+		expect(left.map((r) => `${r.user_id === a ? 'a' : 'b'}:${r.tag}`).sort()).toEqual(
+			[`a:${thumbs.tag}`, `b:${family.tag}`].sort()
+		);
+		// What get_reactions answers is what a device needs to open and check them.
+		expect(left.find((r) => r.user_id === b)).toMatchObject(family);
 	});
 
-	test('emoji must be 1-16 characters without whitespace', async () => {
+	test('no plaintext is stored: emoji stays null, and not even service_role can write one', async () => {
 		const a = await user();
-		const m = await send(a, await groupOf(a, []));
-		for (const emoji of ['', ' ', '👍 ', 'a b', 'x'.repeat(17), '\u00a0', '\t', 'tab\u3000']) {
-			await expectDbError(rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji }), 'PT400', 'invalid_emoji');
+		const c = await groupOf(a, []);
+		const m = await send(a, c);
+		await react(a, reactionArgs(m.id));
+		const rows = await stored(m.id);
+		expect(rows).toHaveLength(1);
+		expect(rows.every((r) => r.emoji === null)).toBe(true);
+		const { rows: any } = await db.pool.query('select count(*)::int as n from public.message_reactions where emoji is not null');
+		expect(any[0].n).toBe(0);
+		const args = reactionArgs(m.id);
+		for (const actor of ['service_role', null] as const) {
+			const write = (sql: string, values: unknown[]) =>
+				actor ? asActor(db.pool, actor, (cl) => cl.query(sql, values)) : db.pool.query(sql, values);
+			await expectDbError(
+				write(
+					`insert into public.message_reactions (message_id, user_id, conversation_id, tag, emoji_sealed, nonce, epoch, sig, emoji)
+					 values ($1, $2, $3, $4, $5, $6, 1, $7, '👍')`,
+					[m.id, a, c, args.tag, args.emoji_sealed, args.nonce, args.sig]
+				),
+				'23514'
+			);
+			await expectDbError(write(`update public.message_reactions set emoji = '👍' where message_id = $1`, [m.id]), '23514');
 		}
-		await expectDbError(
-			rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: null }),
-			'PT400',
-			'invalid_emoji'
-		);
-		expect(await rpcOne(db.pool, a, 'add_reaction', { message_id: m.id, emoji: 'x'.repeat(16) })).toMatchObject({
-			emoji: 'x'.repeat(16)
+		// The broadcast carries the sealed fields only.
+		const before = (await realtimeRows(db.pool)).length;
+		await react(a, args);
+		const [event] = (await realtimeRows(db.pool)).slice(before);
+		expect(event.payload).toEqual({
+			message_id: m.id,
+			user_id: a,
+			tag: args.tag,
+			emoji_sealed: args.emoji_sealed,
+			nonce: args.nonce,
+			epoch: 1,
+			sig: args.sig,
+			op: 'added'
 		});
 	});
 
-	test('no reactions on deleted messages; outsiders get 404 and see none', async () => {
-		const [a, outsider] = [await user(), await user()];
+	test('sealed fields must be well formed, and sealed under the message\'s epoch', async () => {
+		const a = await user();
 		const c = await groupOf(a, []);
 		const m = await send(a, c);
-		await rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: '🎉' });
+		const bad: [Record<string, unknown>, string][] = [
+			[{ tag: null }, 'invalid_tag'],
+			[{ tag: '' }, 'invalid_tag'],
+			[{ tag: '👍' }, 'invalid_tag'],
+			[{ tag: randomBase64(31) }, 'invalid_tag'],
+			[{ tag: randomBase64(33) }, 'invalid_tag'],
+			[{ tag: `${'A'.repeat(42)}!=` }, 'invalid_tag'],
+			[{ emoji_sealed: null }, 'invalid_sealed_emoji'],
+			[{ emoji_sealed: '👍' }, 'invalid_sealed_emoji'],
+			[{ emoji_sealed: randomBase64(8) }, 'invalid_sealed_emoji'],
+			[{ emoji_sealed: randomBase64(300) }, 'invalid_sealed_emoji'],
+			[{ emoji_sealed: `${randomBase64(80)} ` }, 'invalid_sealed_emoji'],
+			[{ nonce: null }, 'invalid_nonce'],
+			[{ nonce: randomBase64(12) }, 'invalid_nonce'],
+			[{ epoch: null }, 'invalid_epoch'],
+			[{ epoch: 0 }, 'invalid_epoch'],
+			[{ sig: null }, 'invalid_signature'],
+			[{ sig: randomBase64(32) }, 'invalid_signature'],
+			// Not the message's epoch: nobody holding that key could read the message.
+			[{ epoch: 2 }, 'invalid_epoch']
+		];
+		for (const [over, detail] of bad) {
+			await expectDbError(react(a, reactionArgs(m.id, over)), 'PT400', detail);
+		}
+		// A message sealed under no epoch has no key to seal a reaction under.
+		const plain = await send(a, c, null);
+		await expectDbError(react(a, reactionArgs(plain.id)), 'PT400', 'invalid_epoch');
+		const later = await send(a, c, { epoch: 3, nonce: 'bm9uY2U=' });
+		expect(await react(a, reactionArgs(later.id, { epoch: 3 }))).toMatchObject({ epoch: 3 });
+		for (const tag of [null, '', 'x'.repeat(44)]) {
+			await expectDbError(rpc(db.pool, a, 'remove_reaction', { message_id: m.id, tag }), 'PT400', 'invalid_tag');
+		}
+		expect(await stored(m.id)).toEqual([]);
+	});
+
+	test('outsiders, removed members and anon can neither add, remove nor read; nobody removes another\'s', async () => {
+		const [a, b, gone, outsider] = [await user(), await user(), await user(), await user()];
+		const c = await groupOf(a, [b, gone]);
+		const m = await send(a, c);
+		const mine = reactionArgs(m.id);
+		const kept = await react(a, mine);
+		await react(gone, reactionArgs(m.id));
+		await rpc(db.pool, a, 'remove_participant', { conversation_id: c, user_id: gone });
+		for (const actor of [outsider, gone]) {
+			await expectDbError(react(actor, reactionArgs(m.id)), 'PT404', 'message_not_found');
+			await expectDbError(
+				rpc(db.pool, actor, 'remove_reaction', { message_id: m.id, tag: mine.tag }),
+				'PT404',
+				'message_not_found'
+			);
+			expect(await reactionsOf(actor, m.id)).toEqual([]);
+			const seen = await asActor(db.pool, actor, (cl) => cl.query('select * from public.message_reactions'));
+			expect(seen.rows).toEqual([]);
+		}
+		await expectDbError(react('anon', reactionArgs(m.id)), '42501');
+		await expectDbError(rpc(db.pool, 'anon', 'remove_reaction', { message_id: m.id, tag: mine.tag }), '42501');
+		await expectDbError(reactionsOf('anon', m.id), '42501');
 		await expectDbError(
-			rpc(db.pool, outsider, 'add_reaction', { message_id: m.id, emoji: '🎉' }),
-			'PT404',
-			'message_not_found'
+			asActor(db.pool, 'anon', (cl) => cl.query('select * from public.message_reactions')),
+			'42501'
 		);
+		// A member naming my tag removes only their own reaction with it (none): mine stays.
+		await rpc(db.pool, b, 'remove_reaction', { message_id: m.id, tag: mine.tag });
+		// Nor can a member write the table directly.
 		await expectDbError(
-			rpc(db.pool, outsider, 'remove_reaction', { message_id: m.id, emoji: '🎉' }),
-			'PT404',
-			'message_not_found'
+			asActor(db.pool, b, (cl) => cl.query('delete from public.message_reactions where message_id = $1', [m.id])),
+			'42501'
 		);
-		expect(await rpc(db.pool, outsider, 'get_reactions', { message_ids: [m.id] })).toEqual([]);
+		expect((await stored(m.id)).map((r) => r.user_id).sort()).toEqual([a, gone].sort());
+		expect((await reactionsOf(b, m.id)).find((r) => r.user_id === a)).toEqual(kept);
+	});
+
+	test('no reactions on deleted messages; at most 500 ids', async () => {
+		const a = await user();
+		const c = await groupOf(a, []);
+		const m = await send(a, c);
+		await react(a, reactionArgs(m.id));
 		await rpc(db.pool, a, 'delete_message', { message_id: m.id });
-		await expectDbError(
-			rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: '😀' }),
-			'PT409',
-			'message_deleted'
-		);
+		await expectDbError(react(a, reactionArgs(m.id)), 'PT409', 'message_deleted');
 		await expectDbError(
 			rpc(db.pool, a, 'get_reactions', { message_ids: Array.from({ length: 501 }, () => randomUUID()) }),
 			'PT400',

@@ -1,5 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { asActor, createUser, expectDbError, openChatDb, rpc, rpcOne, type Actor, type ChatDb } from './helpers.ts';
+import {
+	asActor,
+	createUser,
+	expectDbError,
+	openChatDb,
+	randomBase64,
+	reactionArgs,
+	rpc,
+	rpcOne,
+	type Actor,
+	type ChatDb
+} from './helpers.ts';
 
 let db: ChatDb;
 let n = 0;
@@ -194,21 +205,27 @@ describe('realtime triggers', () => {
 		expect(await broadcastsOf(() => rpc(db.pool, a, 'delete_message', { message_id: m.id }))).toEqual([]);
 	});
 
-	test('reactions: reaction_changed added / removed', async () => {
+	test('reactions: reaction_changed added / removed, sealed like the row', async () => {
 		const a = await user();
 		const conv = await groupOf(a, []);
-		const m = await rpcOne<{ id: string }>(db.pool, a, 'send_message', { conversation_id: conv, content_encrypted: 'x' });
-		const added = await broadcastsOf(() => rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: '🔥' }));
+		const m = await rpcOne<{ id: string }>(db.pool, a, 'send_message', {
+			conversation_id: conv,
+			content_encrypted: 'x',
+			encryption: { epoch: 1, nonce: 'bm9uY2U=' }
+		});
+		const args = reactionArgs(m.id);
+		const { message_id: _id, ...sealed } = args;
+		const added = await broadcastsOf(() => rpc(db.pool, a, 'add_reaction', args));
 		expect(added).toEqual([
 			expect.objectContaining({
 				topic: `conversation:${conv}:1`,
 				event: 'reaction_changed',
-				payload: { message_id: m.id, user_id: a, emoji: '🔥', op: 'added' }
+				payload: { message_id: m.id, user_id: a, ...sealed, op: 'added' }
 			})
 		]);
-		expect(await broadcastsOf(() => rpc(db.pool, a, 'add_reaction', { message_id: m.id, emoji: '🔥' }))).toEqual([]);
-		const removed = await broadcastsOf(() => rpc(db.pool, a, 'remove_reaction', { message_id: m.id, emoji: '🔥' }));
-		expect(removed.map((r) => r.payload)).toEqual([{ message_id: m.id, user_id: a, emoji: '🔥', op: 'removed' }]);
+		expect(await broadcastsOf(() => rpc(db.pool, a, 'add_reaction', { ...args, nonce: randomBase64(24) }))).toEqual([]);
+		const removed = await broadcastsOf(() => rpc(db.pool, a, 'remove_reaction', { message_id: m.id, tag: args.tag }));
+		expect(removed.map((r) => r.payload)).toEqual([{ message_id: m.id, user_id: a, ...sealed, op: 'removed' }]);
 	});
 
 	test('receipts: receipt_updated when a watermark moves, nothing when it does not', async () => {

@@ -7,7 +7,19 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import pg from 'pg';
-import { asActor, createUser, openChatDb, rpc, rpcOne, rpcSql, snapshot, type Actor, type ChatDb } from './helpers.ts';
+import {
+	asActor,
+	createUser,
+	openChatDb,
+	randomBase64,
+	reactionArgs,
+	rpc,
+	rpcOne,
+	rpcSql,
+	snapshot,
+	type Actor,
+	type ChatDb
+} from './helpers.ts';
 
 let db: ChatDb;
 
@@ -23,6 +35,8 @@ interface Scene {
 	fromAdmin: string;
 	fromBystander: string;
 	fromRemoved: string;
+	/** The admin's reaction to fromAdmin. */
+	reactionTag: string;
 	epoch: number;
 }
 let s: Scene;
@@ -46,11 +60,18 @@ beforeAll(async () => {
 	).id;
 	await rpc(db.pool, admin, 'set_participant_role', { conversation_id: group, user_id: moderator, role: 'moderator' });
 	const send = async (actor: string, conversation_id: string) =>
-		(await rpcOne<{ id: string }>(db.pool, actor, 'send_message', { conversation_id, content_encrypted: 'secret' })).id;
+		(
+			await rpcOne<{ id: string }>(db.pool, actor, 'send_message', {
+				conversation_id,
+				content_encrypted: 'secret',
+				encryption: { epoch: 1, nonce: 'bm9uY2U=' }
+			})
+		).id;
 	const fromAdmin = await send(admin, group);
 	const fromBystander = await send(bystander, group);
 	const fromRemoved = await send(removed, group);
-	await rpc(db.pool, admin, 'add_reaction', { message_id: fromAdmin, emoji: '👍' });
+	const reaction = reactionArgs(fromAdmin);
+	await rpc(db.pool, admin, 'add_reaction', reaction);
 	await rpc(db.pool, admin, 'remove_participant', { conversation_id: group, user_id: removed });
 	const { rows } = await db.pool.query('select key_epoch from public.conversations where id = $1', [group]);
 	const epoch = rows[0].key_epoch as number;
@@ -66,7 +87,21 @@ beforeAll(async () => {
 	await asActor(db.pool, admin, (c) =>
 		c.query(`insert into public.key_backups (user_id, backup) values ($1, '{"v":1}')`, [admin])
 	);
-	s = { admin, moderator, member, bystander, outsider, removed, group, direct, fromAdmin, fromBystander, fromRemoved, epoch };
+	s = {
+		admin,
+		moderator,
+		member,
+		bystander,
+		outsider,
+		removed,
+		group,
+		direct,
+		fromAdmin,
+		fromBystander,
+		fromRemoved,
+		reactionTag: String(reaction.tag),
+		epoch
+	};
 });
 afterAll(async () => {
 	await db.close();
@@ -113,8 +148,9 @@ function tableAttacks(me: string): Attack[] {
 		},
 		{
 			name: 'insert message_reactions',
-			text: `insert into public.message_reactions (message_id, user_id, emoji, conversation_id) values ($1, $2, 'x', $3)`,
-			values: [s.fromAdmin, me, s.group]
+			text: `insert into public.message_reactions (message_id, user_id, conversation_id, tag, emoji_sealed, nonce, epoch, sig)
+			       values ($1, $2, $3, $4, $5, $6, 1, $7)`,
+			values: [s.fromAdmin, me, s.group, randomBase64(32), randomBase64(80), randomBase64(24), randomBase64(64)]
 		},
 		{
 			name: 'insert conversation_keys',
@@ -133,7 +169,11 @@ function tableAttacks(me: string): Attack[] {
 			text: `update public.conversation_participants set role = 'admin', last_read_seq = 0`
 		},
 		{ name: 'update messages', text: `update public.messages set content_encrypted = 'pwned', deleted_at = null` },
-		{ name: 'update message_reactions', text: `update public.message_reactions set emoji = 'x'` },
+		{
+			name: 'update message_reactions',
+			text: `update public.message_reactions set emoji_sealed = $1`,
+			values: [randomBase64(80)]
+		},
 		{ name: 'update conversation_keys', text: `update public.conversation_keys set wrapped_key = 'x'` },
 		{ name: 'update key_backups', text: `update public.key_backups set backup = '{}'` },
 		{
@@ -186,8 +226,8 @@ function rpcAttacks(me: string): Attack[] {
 		call('mark_delivered', { conversation_id: s.group, up_to_seq: 3 }),
 		call('mark_read', { conversation_id: s.group, up_to_seq: 3 }),
 		call('mark_message_status', { message_id: s.fromAdmin, status: 'read' }),
-		call('add_reaction', { message_id: s.fromAdmin, emoji: '💀' }),
-		call('remove_reaction', { message_id: s.fromAdmin, emoji: '👍' }),
+		call('add_reaction', reactionArgs(s.fromAdmin)),
+		call('remove_reaction', { message_id: s.fromAdmin, tag: s.reactionTag }),
 		call('get_reactions', { message_ids: [s.fromAdmin, s.fromBystander] }),
 		call('publish_conversation_keys', { conversation_id: s.group, epoch: s.epoch, keys }),
 		call('publish_conversation_keys', { conversation_id: s.group, epoch: s.epoch + 1, keys }),

@@ -71,16 +71,16 @@ describe('deriveStatus', () => {
 });
 
 describe('aggregateReactions', () => {
-	it('groups by emoji in first-use order with counts, users and mine', () => {
+	it('groups by tag in first-use order with counts, users and mine', () => {
 		const rows = [
-			{ message_id: 'm', user_id: 'bob', emoji: '👍' },
-			{ message_id: 'm', user_id: 'me', emoji: '❤️' },
-			{ message_id: 'm', user_id: 'me', emoji: '👍' },
-			{ message_id: 'm', user_id: 'bob', emoji: '👍' }
+			{ message_id: 'm', user_id: 'bob', tag: 't👍', emoji: '👍' },
+			{ message_id: 'm', user_id: 'me', tag: 't❤️', emoji: '❤️' },
+			{ message_id: 'm', user_id: 'me', tag: 't👍', emoji: '👍' },
+			{ message_id: 'm', user_id: 'bob', tag: 't👍', emoji: '👍' }
 		];
 		expect(aggregateReactions(rows, 'me')).toEqual([
-			{ emoji: '👍', count: 2, mine: true, users: ['bob', 'me'] },
-			{ emoji: '❤️', count: 1, mine: true, users: ['me'] }
+			{ emoji: '👍', tag: 't👍', count: 2, mine: true, users: ['bob', 'me'] },
+			{ emoji: '❤️', tag: 't❤️', count: 1, mine: true, users: ['me'] }
 		]);
 		expect(aggregateReactions(rows, 'carol').every((r) => !r.mine)).toBe(true);
 		expect(aggregateReactions([], 'me')).toEqual([]);

@@ -11,8 +11,8 @@ import type {
 	MessageStatus,
 	MessageType,
 	MessageView,
+	OpenedReaction,
 	ParticipantView,
-	ReactionRow,
 	ReactionView,
 	Role
 } from './types.ts';
@@ -147,21 +147,25 @@ export function deriveStatus(
 	return { status, readBy, deliveredTo, recipients };
 }
 
-/** Reactions grouped by emoji, in order of each emoji's first use, with counts, who and whether I did. */
-export function aggregateReactions(rows: readonly ReactionRow[], me: string): ReactionView[] {
-	const byEmoji = new Map<string, ReactionView>();
+/**
+ * Reactions grouped by tag (a tag is one emoji on one message: reactions.ts counts no reaction
+ * whose tag does not fit its emoji), in order of each tag's first use, with counts, who and
+ * whether I did.
+ */
+export function aggregateReactions(rows: readonly OpenedReaction[], me: string): ReactionView[] {
+	const byTag = new Map<string, ReactionView>();
 	for (const row of rows) {
-		let view = byEmoji.get(row.emoji);
+		let view = byTag.get(row.tag);
 		if (!view) {
-			view = { emoji: row.emoji, count: 0, mine: false, users: [] };
-			byEmoji.set(row.emoji, view);
+			view = { emoji: row.emoji, tag: row.tag, count: 0, mine: false, users: [] };
+			byTag.set(row.tag, view);
 		}
 		if (view.users.includes(row.user_id)) continue;
 		view.users.push(row.user_id);
 		view.count++;
 		if (row.user_id === me) view.mine = true;
 	}
-	return [...byEmoji.values()];
+	return [...byTag.values()];
 }
 
 /**

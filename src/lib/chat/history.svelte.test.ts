@@ -37,7 +37,15 @@ function setup(count: number, open = true) {
 		merged: () => undefined,
 		opened: () => undefined
 	});
-	const reactions = new Reactions({ client, me: () => 'me', show: () => undefined });
+	const reactions = new Reactions({
+		client,
+		me: () => 'me',
+		key: async () => key,
+		verify: async () => 'invalid',
+		sign: async () => '',
+		message: () => undefined,
+		show: () => undefined
+	});
 	let opened = 0;
 	const history = new History({
 		client,

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { newConversationKey } from '../crypto/e2ee.ts';
+import { checkBytes } from '../crypto/signing.ts';
 import type { ConversationChannels } from './conversation-channels.ts';
 import { ConversationList } from './conversation-list.svelte.ts';
 import { LiveEvents } from './live-events.ts';
@@ -7,6 +9,7 @@ import type { Receipts } from './receipts.ts';
 import type { KeyRequests } from './key-requests.ts';
 import { FakeRpcError, FakeSupabase } from './testing/fake-supabase.ts';
 import { testId } from './testing/ids.ts';
+import { reactor, sealedReaction } from './testing/reactions.ts';
 import { Timeline } from './timeline.svelte.ts';
 import type { ParticipantView } from './types.ts';
 
@@ -58,7 +61,18 @@ function setup() {
 		merged: () => undefined,
 		opened: () => undefined
 	});
-	const reactions = new Reactions({ client, me: () => ME, show: () => undefined });
+	// Reactions are sealed under this key and signed by whoever `signers` names.
+	const key = newConversationKey();
+	const signers = new Map<string, string[]>();
+	const reactions = new Reactions({
+		client,
+		me: () => ME,
+		key: async () => key,
+		verify: (userId, bytes, signature) => checkBytes(bytes, signature, signers.get(userId) ?? []),
+		sign: async () => '',
+		message: () => undefined,
+		show: () => undefined
+	});
 	const followed: string[] = [];
 	const forgotten: string[] = [];
 	const queued: string[] = [];
@@ -87,6 +101,8 @@ function setup() {
 	const table = live.table();
 	return {
 		conversation,
+		key,
+		signers,
 		list,
 		timeline,
 		reactions,
@@ -128,13 +144,17 @@ describe('LiveEvents', () => {
 		await t.table.db.message_created.handle(C1, message(3, MALLORY));
 		expect(t.timeline.messagesOf(C1).map((m) => m.id)).toEqual([testId('m1')]);
 		const m1 = testId('m1');
+		const [bob, mallory] = [await reactor(BOB), await reactor(MALLORY)];
+		for (const r of [bob, mallory]) t.signers.set(r.userId, [r.signing.publicKey]);
+		const at = { conversationId: C1, messageId: m1, epoch: 1, key: t.key };
+		// Mallory is no member: her (well-signed) reaction is dropped before it is opened.
 		await t.table.db.reaction_changed.handle(C1, {
-			message_id: m1,
-			user_id: MALLORY,
-			emoji: '💀',
+			...(await sealedReaction(mallory, at, '💀')),
 			op: 'added'
 		});
-		await t.table.db.reaction_changed.handle(C1, { message_id: m1, user_id: BOB, emoji: '👍', op: 'added' });
+		await t.table.db.reaction_changed.handle(C1, { ...(await sealedReaction(bob, at, '👍')), op: 'added' });
+		// The plaintext shape of before is malformed now: dropped.
+		await t.table.db.reaction_changed.handle(C1, { message_id: m1, user_id: BOB, emoji: '🎉', op: 'added' });
 		expect(t.reactions.of(m1).map((r) => r.emoji)).toEqual(['👍']);
 		await t.table.db.receipt_updated.handle(C1, {
 			conversation_id: C1,

@@ -334,12 +334,15 @@ export class LiveEvents {
 		now.preview = text;
 	}
 
-	#onReactionChanged(conversationId: string, p: LivePayload<typeof DB_EVENTS.reactionChanged>): void {
+	/** A sealed reaction: the reactions part opens it and counts it only if it holds up. */
+	async #onReactionChanged(
+		conversationId: string,
+		p: LivePayload<typeof DB_EVENTS.reactionChanged>
+	): Promise<void> {
 		const target = this.#ctx.timeline().messagesById[p.message_id];
 		if (refuseMember(p.user_id, this.known(conversationId))) return;
 		if (target && target.conversation_id !== conversationId) return;
-		const { message_id, user_id, emoji, op } = p;
-		this.#ctx.reactions().apply({ message_id, user_id, emoji, op });
+		await this.#ctx.reactions().apply(conversationId, p);
 	}
 
 	#onReceipt(conversationId: string, p: LivePayload<typeof DB_EVENTS.receiptUpdated>): void {

@@ -22,6 +22,17 @@ const message = {
 	deleted_at: null
 };
 
+const reaction = {
+	message_id: M,
+	user_id: U,
+	tag: 'dGFn'.repeat(10) + 'dGE=',
+	emoji_sealed: 'c2VhbGVk',
+	nonce: 'bm9uY2U=',
+	epoch: 1,
+	sig: 'c2ln',
+	op: 'added'
+};
+
 describe('live payload decoders', () => {
 	it('has one decoder for each event the database sends, and none for client events', () => {
 		expect(LIVE_EVENTS.toSorted()).toEqual(
@@ -34,6 +45,7 @@ describe('live payload decoders', () => {
 		expect(decodeLivePayload(DB_EVENTS.messageCreated, message)).toEqual(message);
 		const receipt = { conversation_id: C, user_id: U, last_delivered_seq: 0, last_read_seq: 0 };
 		expect(decodeLivePayload(DB_EVENTS.receiptUpdated, receipt)).toEqual(receipt);
+		expect(decodeLivePayload(DB_EVENTS.reactionChanged, reaction, { strict: true })).toEqual(reaction);
 		expect(decodeLivePayload(USER_EVENTS.keyAdded, { conversation_id: C, epoch: 2 })).toEqual({
 			conversation_id: C,
 			epoch: 2
@@ -46,8 +58,14 @@ describe('live payload decoders', () => {
 		expect(decodeLivePayload(DB_EVENTS.messageCreated, { ...message, seq: '3' })).toBeNull();
 		expect(decodeLivePayload(DB_EVENTS.messageCreated, { ...message, seq: 0 })).toBeNull();
 		expect(decodeLivePayload(DB_EVENTS.messageCreated, { ...message, message_type: 'script' })).toBeNull();
+		expect(decodeLivePayload(DB_EVENTS.reactionChanged, { ...reaction, op: 'x' })).toBeNull();
+		expect(decodeLivePayload(DB_EVENTS.reactionChanged, { ...reaction, tag: 'not base64!' })).toBeNull();
+		// The plaintext shape of before: no tag, no sealed emoji.
 		expect(
-			decodeLivePayload(DB_EVENTS.reactionChanged, { message_id: M, user_id: U, emoji: '👍', op: 'x' })
+			decodeLivePayload(DB_EVENTS.reactionChanged, { message_id: M, user_id: U, emoji: '👍', op: 'added' })
+		).toBeNull();
+		expect(
+			decodeLivePayload(DB_EVENTS.reactionChanged, { ...reaction, emoji: '👍' }, { strict: true })
 		).toBeNull();
 		expect(
 			decodeLivePayload(USER_EVENTS.inbox, {

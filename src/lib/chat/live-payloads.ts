@@ -19,6 +19,7 @@ const seq = z.int().check(z.minimum(1));
 const epoch = z.int().check(z.minimum(1));
 const watermark = z.int().check(z.minimum(0));
 const historyVisibility = z.enum(['joined', 'shared']);
+const base64 = z.string().check(z.regex(/^[A-Za-z0-9+/]+={0,2}$/));
 
 /** A whole `messages` row (`to_jsonb(new)`), checked against the generated row type. */
 const message = {
@@ -40,10 +41,15 @@ const message = {
 const SHAPES = {
 	[DB_EVENTS.messageCreated]: message,
 	[DB_EVENTS.messageUpdated]: message,
+	/** A reaction, sealed (crypto/reactions.ts): the emoji itself is never on the wire. */
 	[DB_EVENTS.reactionChanged]: {
 		message_id: id,
 		user_id: id,
-		emoji: z.string().check(z.minLength(1)),
+		tag: base64,
+		emoji_sealed: base64,
+		nonce: base64,
+		epoch,
+		sig: base64,
 		op: z.enum(['added', 'removed'])
 	},
 	[DB_EVENTS.receiptUpdated]: {

@@ -142,6 +142,13 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 	p.reactions = new Reactions({
 		client,
 		me,
+		key: held,
+		verify: (userId, bytes, signature) => p.identities.checkStatement(userId, bytes, signature),
+		sign: (bytes) => keyring.signStatement(bytes),
+		message: (id) => {
+			const m = p.timeline.messagesById[id];
+			return m && { conversation_id: m.conversation_id, epoch: m.encryption?.epoch ?? null };
+		},
 		show: (id, reactions) => {
 			const m = p.timeline.messagesById[id];
 			if (m) m.reactions = reactions;
@@ -161,6 +168,8 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		opened: (m) => {
 			const c = p.list.get(m.conversation_id);
 			if (c && c.last_message?.id === m.id) c.preview = m.text;
+			// The key that opened it may open its reactions too.
+			void p.reactions.retry(m.id);
 		}
 	});
 	p.history = new History({

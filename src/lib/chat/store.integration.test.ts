@@ -139,6 +139,70 @@ describe('ChatStore on the embedded stack', () => {
 		);
 	});
 
+	it('reacts with sealed emoji: counted on both sides, none stored or broadcast in the clear, a relabelled one dropped', async () => {
+		const suffix = Math.random().toString(36).slice(2, 8);
+		const alice = await signUp(`alice_${suffix}`);
+		const bob = await signUp(`bob_${suffix}`);
+		const [a, b] = [newStore(), newStore()];
+		await a.start(alice.client, alice.id);
+		await b.start(bob.client, bob.id);
+		const conversationId = await a.startDirect(`bob_${suffix}`);
+		await a.open(conversationId);
+		await a.send(conversationId, 'react to this');
+		await vi.waitFor(() => expect(a.messagesOf(conversationId)[0]?.seq).toBe(1), { timeout: 10_000 });
+		await b.loadConversations();
+		await b.open(conversationId);
+		await vi.waitFor(() => expect(a.online && b.online).toBe(true), { timeout: 10_000 });
+		const id = a.messagesOf(conversationId)[0].id;
+		const seen = (store: ChatStore) =>
+			store.messagesById[id]?.reactions.map((r) => [r.emoji, r.count, [...r.users].sort()]);
+
+		await a.react(id, '🦔');
+		await vi.waitFor(() => expect(seen(b)).toEqual([['🦔', 1, [alice.id]]]), { timeout: 10_000 });
+		await b.react(id, '🦔');
+		await vi.waitFor(() => expect(seen(a)).toEqual([['🦔', 2, [alice.id, bob.id].sort()]]), {
+			timeout: 10_000
+		});
+		const { rows } = await stack.db.query(
+			'select user_id, emoji, tag, emoji_sealed, nonce, epoch, sig from public.message_reactions where message_id = $1',
+			[id]
+		);
+		expect(rows).toHaveLength(2);
+		expect(rows.every((r) => r.emoji === null)).toBe(true);
+		// One emoji on one message: one tag, whoever reacted.
+		expect(new Set(rows.map((r) => r.tag)).size).toBe(1);
+		const leaks = await stack.db.query(
+			`select (select count(*) from public.message_reactions t where t::text like '%🦔%')
+			      + (select count(*) from realtime.messages t where t::text like '%🦔%') as n`
+		);
+		expect(Number(leaks.rows[0].n)).toBe(0);
+
+		await a.unreact(id, '🦔');
+		await vi.waitFor(() => expect(seen(b)).toEqual([['🦔', 1, [bob.id]]]), { timeout: 10_000 });
+		// The server relabels Bob's reaction as Alice's: her signature is not on it, nobody counts it.
+		const bobs = rows.find((r) => r.user_id === bob.id)!;
+		await stack.db.query(
+			`insert into public.message_reactions (message_id, user_id, conversation_id, tag, emoji_sealed, nonce, epoch, sig)
+			 values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			[id, alice.id, conversationId, bobs.tag, bobs.emoji_sealed, bobs.nonce, bobs.epoch, bobs.sig]
+		);
+		await new Promise((r) => setTimeout(r, 500));
+		expect(seen(b)).toEqual([['🦔', 1, [bob.id]]]);
+		const fresh = newStore();
+		const bobAgain = createClient(stack.apiUrl, stack.anonKey, {
+			auth: { persistSession: false, autoRefreshToken: false }
+		});
+		await bobAgain.auth.signInWithPassword({
+			email: `bob_${suffix}@example.test`,
+			password: 'a-long-test-password-1'
+		});
+		await fresh.start(bobAgain, bob.id);
+		await b.keyring.backup('correct horse battery staple');
+		await fresh.keyring.restore('correct horse battery staple');
+		await fresh.open(conversationId);
+		await vi.waitFor(() => expect(seen(fresh)).toEqual([['🦔', 1, [bob.id]]]), { timeout: 10_000 });
+	});
+
 	it('sends a file sealed on the device; the other side downloads and opens it, and only ciphertext is stored', async () => {
 		const suffix = Math.random().toString(36).slice(2, 8);
 		const alice = await signUp(`alice_${suffix}`);

@@ -9,6 +9,7 @@ import { Outbox } from './outbox.ts';
 import { conversationTopic, membersTopic, userTopic } from './live.ts';
 import { ChatStore, MAX_WATCHED_CONVERSATIONS } from './store.svelte.ts';
 import { testId } from './testing/ids.ts';
+import { reactor, sealedReaction, type ReactionTarget, type Reactor } from './testing/reactions.ts';
 
 // Ids are GUIDs, as the database's and as the live payload decoders require.
 const [C1, C2, C3] = [testId('c1'), testId('c2'), testId('c3')];
@@ -25,6 +26,10 @@ interface World {
 	channel(conversationId?: string): ReturnType<FakeSupabase['channelFor']> & object;
 	/** The joined members channel (`members:<id>:<epoch>`): typing, key requests, presence. */
 	members(conversationId?: string): ReturnType<FakeSupabase['channelFor']> & object;
+	/** Where a reaction to a message goes: its conversation's current epoch and key (Bob's copy). */
+	reactionTarget(messageId: string, conversationId?: string): Promise<ReactionTarget>;
+	/** Someone with a fresh identity, published in identity_keys (so their reactions verify). */
+	reactor(userId: string): Promise<Reactor>;
 }
 
 const stores: ChatStore[] = [];
@@ -76,6 +81,21 @@ async function world(options: { members?: string[]; kind?: 'direct' | 'group' } 
 			const ch = alice.channelFor(membersTopic(conversationId, epoch));
 			if (!ch) throw new Error(`no members channel for ${conversationId}`);
 			return ch;
+		},
+		async reactionTarget(messageId, conversationId = C1) {
+			const epoch = Number(server.conversation(conversationId).key_epoch);
+			const key = await bobRing.conversationKey(conversationId, epoch);
+			return { conversationId, messageId, epoch, key: key! };
+		},
+		async reactor(userId) {
+			const r = await reactor(userId);
+			server.db.table('identity_keys').push({
+				user_id: userId,
+				signing_key: r.signing.publicKey,
+				public_key: null,
+				created_at: server.tick()
+			});
+			return r;
 		}
 	};
 }
@@ -467,32 +487,45 @@ describe('ChatStore: delivery on every path', () => {
 });
 
 describe('ChatStore: live events', () => {
-	it('aggregates reactions from history, my own and live changes', async () => {
+	it('aggregates sealed reactions from history, my own and live changes; the server sees no emoji', async () => {
 		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
 		const m = await w.bobSays('react to me');
-		w.server.db
-			.table('message_reactions')
-			.push({ message_id: m.id, user_id: CAROL, emoji: '👍', created_at: w.server.tick() });
-		await w.store.open(C1);
 		const id = String(m.id);
-		expect(w.store.messagesById[id].reactions).toEqual([
-			{ emoji: '👍', count: 1, mine: false, users: [CAROL] }
-		]);
+		const [bob, carol] = [await w.reactor(BOB), await w.reactor(CAROL)];
+		const at = await w.reactionTarget(id);
+		const carols = await sealedReaction(carol, at, '👍');
+		w.server.db.table('message_reactions').push({ ...carols, emoji: null, created_at: w.server.tick() });
+		await w.store.open(C1);
+		const summary = () => w.store.messagesById[id].reactions.map((r) => [r.emoji, r.count, r.mine, r.users]);
+		await vi.waitFor(() => expect(summary()).toEqual([['👍', 1, false, [CAROL]]]));
 		await w.store.react(id, '👍');
 		expect(w.store.messagesById[id].reactions[0]).toMatchObject({ count: 2, mine: true });
-		w.channel().emit('reaction_changed', { message_id: id, user_id: BOB, emoji: '🎉', op: 'added' });
-		w.channel().emit('reaction_changed', { message_id: id, user_id: CAROL, emoji: '👍', op: 'removed' });
+		const mine = w.server.db.table('message_reactions').find((r) => r.user_id === ALICE)!;
+		// One tag for one emoji on one message, whoever reacts.
+		expect(mine.tag).toBe(carols.tag);
+		w.channel().emit('reaction_changed', { ...(await sealedReaction(bob, at, '🎉')), op: 'added' });
+		w.channel().emit('reaction_changed', { ...carols, op: 'removed' });
 		// My own change echoed back must not count twice.
-		w.channel().emit('reaction_changed', { message_id: id, user_id: ALICE, emoji: '👍', op: 'added' });
-		expect(w.store.messagesById[id].reactions).toEqual([
-			{ emoji: '👍', count: 1, mine: true, users: [ALICE] },
-			{ emoji: '🎉', count: 1, mine: false, users: [BOB] }
-		]);
+		w.channel().emit('reaction_changed', { ...mine, op: 'added' });
+		await vi.waitFor(() =>
+			expect(summary()).toEqual([
+				['👍', 1, true, [ALICE]],
+				['🎉', 1, false, [BOB]]
+			])
+		);
 		w.alice.rpcHandlers.add_reaction = () => {
-			throw new FakeRpcError(400, 'invalid_emoji');
+			throw new FakeRpcError(400, 'invalid_tag');
 		};
-		await expect(w.store.react(id, 'nope')).rejects.toThrow();
+		await expect(w.store.react(id, '😂')).rejects.toThrow();
 		expect(w.store.messagesById[id].reactions.map((r) => r.emoji)).toEqual(['👍', '🎉']);
+		// Toggling mine off names its tag, computed again from the emoji.
+		await w.store.unreact(id, '👍');
+		expect(w.alice.callsOf('remove_reaction')).toEqual([{ message_id: id, tag: carols.tag }]);
+		expect(w.server.db.table('message_reactions').filter((r) => r.user_id === ALICE)).toEqual([]);
+		expect(summary()).toEqual([['🎉', 1, false, [BOB]]]);
+		for (const call of [...w.alice.callsOf('add_reaction'), ...w.alice.callsOf('remove_reaction')]) {
+			expect(JSON.stringify(call)).not.toMatch(/👍|😂/);
+		}
 	});
 
 	it('shows who types, drops them after silence, and throttles my own typing', async () => {
@@ -687,10 +720,10 @@ describe('ChatStore: live membership', () => {
 			sender_id: CAROL,
 			content_encrypted: 'x'
 		});
+		// A reaction by someone outside, well sealed and signed: still not a member's.
+		const mallory = await w.reactor(MALLORY);
 		w.channel().emit('reaction_changed', {
-			message_id: first.id,
-			user_id: MALLORY,
-			emoji: '💀',
+			...(await sealedReaction(mallory, await w.reactionTarget(first.id), '💀')),
 			op: 'added'
 		});
 		w.members().emit('typing', { user_id: MALLORY, display_name: 'Mallory', is_typing: true });

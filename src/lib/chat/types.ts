@@ -39,16 +39,35 @@ export interface MessageRow {
 	deleted_at: string | null;
 }
 
-/** A `message_reactions` row. */
+/**
+ * A `message_reactions` row, as `get_reactions` and `reaction_changed` carry it: the emoji only
+ * sealed (crypto/reactions.ts), under the key of the message's `epoch`.
+ */
 export interface ReactionRow {
 	message_id: string;
 	user_id: string;
-	emoji: string;
+	/** HMAC of message id ‖ emoji: equal for equal reactions to one message, opaque to the server. */
+	tag: string;
+	emoji_sealed: string;
+	nonce: string;
+	epoch: number;
+	/** The reacting device's Ed25519 signature over the fields above and the conversation. */
+	sig: string;
 	created_at?: string;
+}
+
+/** A reaction that opened here, with a tag that fits its emoji and its sender's signature. */
+export interface OpenedReaction {
+	message_id: string;
+	user_id: string;
+	tag: string;
+	emoji: string;
 }
 
 export interface ReactionView {
 	emoji: string;
+	/** The tag every reaction counted here has (one emoji on one message, one tag). */
+	tag: string;
 	count: number;
 	/** Whether I am one of `users`. */
 	mine: boolean;

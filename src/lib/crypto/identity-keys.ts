@@ -7,7 +7,7 @@
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { unwrap } from '../chat/errors.ts';
-import { checkSignature, type SignatureCheck, type SignedFields } from './signing.ts';
+import { checkBytes, signedBytes, type SignatureCheck, type SignedFields } from './signing.ts';
 
 const REFETCH_AFTER_MS = 30_000;
 
@@ -41,12 +41,21 @@ export class IdentityKeys {
 	}
 
 	/** Whether `signature` over `fields` is by `fields.senderId`. */
-	async check(fields: SignedFields, signature: string | null | undefined): Promise<SignatureCheck> {
+	check(fields: SignedFields, signature: string | null | undefined): Promise<SignatureCheck> {
+		return this.checkStatement(fields.senderId, signedBytes(fields), signature);
+	}
+
+	/** Whether `signature` over raw `bytes` (a reaction, a statement) is by `userId`. */
+	async checkStatement(
+		userId: string,
+		bytes: Uint8Array,
+		signature: string | null | undefined
+	): Promise<SignatureCheck> {
 		if (!signature) return 'unsigned';
-		const result = await checkSignature(fields, signature, await this.of(fields.senderId));
-		const cached = this.#keys.get(fields.senderId);
+		const result = await checkBytes(bytes, signature, await this.of(userId));
+		const cached = this.#keys.get(userId);
 		if (result === 'verified' || (cached && Date.now() - cached.at < REFETCH_AFTER_MS)) return result;
-		return checkSignature(fields, signature, await this.of(fields.senderId, true));
+		return checkBytes(bytes, signature, await this.of(userId, true));
 	}
 
 	/** Forgets every cached key (sign-out). */

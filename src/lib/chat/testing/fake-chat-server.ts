@@ -14,6 +14,22 @@ export class FakeChatServer {
 	/** Awaited before `send_message` answers (tests hold replies to stage races). */
 	sendGate: Promise<void> | null = null;
 
+	constructor() {
+		// profiles_record_identity_key: every published signing key joins the identity history.
+		this.db.afterWrite.profiles = (profile) => {
+			const keys = this.db.table('identity_keys');
+			const signing_key = profile.signing_key;
+			if (typeof signing_key !== 'string') return;
+			if (keys.some((k) => k.user_id === profile.id && k.signing_key === signing_key)) return;
+			keys.push({
+				user_id: profile.id,
+				signing_key,
+				public_key: profile.public_key,
+				created_at: this.tick()
+			});
+		};
+	}
+
 	tick(): string {
 		this.#now += 1000;
 		return new Date(this.#now).toISOString();
@@ -198,13 +214,31 @@ export class FakeChatServer {
 				.table('message_reactions')
 				.filter((r) => (a.message_ids as string[]).includes(String(r.message_id)));
 		h.add_reaction = (a, me) => {
-			const row = { message_id: a.message_id, user_id: me, emoji: a.emoji, created_at: this.tick() };
-			this.db.table('message_reactions').push(row);
+			const m = this.db.table('messages').find((x) => x.id === a.message_id);
+			if (!m || !this.participant(String(m.conversation_id), me))
+				throw new FakeRpcError(404, 'message_not_found');
+			const t = this.db.table('message_reactions');
+			const existing = t.find((r) => r.message_id === a.message_id && r.user_id === me && r.tag === a.tag);
+			if (existing) return existing;
+			const { tag, emoji_sealed, nonce, epoch, sig } = a;
+			const row = {
+				message_id: a.message_id,
+				user_id: me,
+				emoji: null,
+				conversation_id: m.conversation_id,
+				created_at: this.tick(),
+				tag,
+				emoji_sealed,
+				nonce,
+				epoch,
+				sig
+			};
+			t.push(row);
 			return row;
 		};
 		h.remove_reaction = (a, me) => {
 			const t = this.db.table('message_reactions');
-			const i = t.findIndex((r) => r.message_id === a.message_id && r.user_id === me && r.emoji === a.emoji);
+			const i = t.findIndex((r) => r.message_id === a.message_id && r.user_id === me && r.tag === a.tag);
 			if (i >= 0) t.splice(i, 1);
 			return null;
 		};

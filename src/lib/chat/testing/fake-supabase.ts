@@ -28,6 +28,8 @@ export type RpcHandler = (args: Record<string, unknown>, userId: string) => unkn
 /** Tables shared by every client. */
 export class FakeDatabase {
 	tables: Record<string, Row[]> = {};
+	/** Run after a client inserts or updates rows of a table (as the database's triggers would). */
+	afterWrite: Record<string, (row: Row) => void> = {};
 	table(name: string): Row[] {
 		return (this.tables[name] ??= []);
 	}
@@ -38,6 +40,7 @@ class Query implements PromiseLike<Result> {
 	#op: 'select' | 'insert' | 'update' | 'upsert' = 'select';
 	#values: Row = {};
 	#conflict: string[] = [];
+	#order: { column: string; ascending: boolean } | null = null;
 	#single = false;
 	readonly #client: FakeSupabase;
 	readonly #table: string;
@@ -73,6 +76,10 @@ class Query implements PromiseLike<Result> {
 		this.#conflict = (options.onConflict ?? 'id').split(',');
 		return this;
 	}
+	order(column: string, options: { ascending?: boolean } = {}) {
+		this.#order = { column, ascending: options.ascending ?? true };
+		return this;
+	}
 	maybeSingle() {
 		this.#single = true;
 		return this;
@@ -84,21 +91,36 @@ class Query implements PromiseLike<Result> {
 			return { data: null, error: { message: fail.message, details: fail.details }, status: fail.status };
 		}
 		if (this.#client.offline) return { data: null, error: { message: 'TypeError: fetch failed' }, status: 0 };
-		const rows = this.#client.db.table(this.#table);
+		const db = this.#client.db;
+		const rows = db.table(this.#table);
+		const written = (row: Row) => db.afterWrite[this.#table]?.(row);
 		if (this.#op === 'insert') {
-			rows.push(structuredClone(this.#values));
+			const row = structuredClone(this.#values);
+			rows.push(row);
+			written(row);
 			return { data: null, error: null, status: 201 };
 		}
 		if (this.#op === 'upsert') {
-			const existing = rows.find((r) => this.#conflict.every((c) => r[c] === this.#values[c]));
-			if (existing) Object.assign(existing, structuredClone(this.#values));
-			else rows.push(structuredClone(this.#values));
+			let row = rows.find((r) => this.#conflict.every((c) => r[c] === this.#values[c]));
+			if (row) Object.assign(row, structuredClone(this.#values));
+			else rows.push((row = structuredClone(this.#values)));
+			written(row);
 			return { data: null, error: null, status: 201 };
 		}
 		const matching = rows.filter((r) => this.#filters.every((f) => f(r)));
 		if (this.#op === 'update') {
-			for (const r of matching) Object.assign(r, structuredClone(this.#values));
+			for (const r of matching) {
+				Object.assign(r, structuredClone(this.#values));
+				written(r);
+			}
 			return { data: null, error: null, status: 204 };
+		}
+		const order = this.#order;
+		if (order) {
+			const sign = order.ascending ? 1 : -1;
+			matching.sort(
+				(a, b) => sign * String(a[order.column] ?? '').localeCompare(String(b[order.column] ?? ''))
+			);
 		}
 		const data = structuredClone(matching);
 		if (this.#single) {

@@ -7,6 +7,7 @@ import {
 	groupBody,
 	messagesQuery,
 	reactionBody,
+	reactionTagBody,
 	sendMessageBody,
 	statusBody
 } from './schemas.ts';
@@ -198,7 +199,15 @@ describe('schemas', () => {
 		}
 		expect(editMessageBody.safeParse({ content_encrypted: '' }).success).toBe(false);
 		expect(statusBody.safeParse({ status: 'seen' }).success).toBe(false);
-		expect(reactionBody.safeParse({ emoji: '' }).success).toBe(false);
+		// Reactions are sealed: a plaintext emoji is refused, the sealed fields must be base64.
+		expect(reactionBody.safeParse({ emoji: '👍' }).success).toBe(false);
+		const sealed = { tag: 'dGFn', emoji_sealed: 'c2VhbGVk', nonce: 'bm9uY2U=', epoch: 1, sig: 'c2ln' };
+		expect(reactionBody.safeParse(sealed).success).toBe(true);
+		expect(reactionBody.safeParse({ ...sealed, emoji: '👍' }).success).toBe(false);
+		expect(reactionBody.safeParse({ ...sealed, tag: '👍' }).success).toBe(false);
+		expect(reactionBody.safeParse({ ...sealed, epoch: 0 }).success).toBe(false);
+		expect(reactionTagBody.safeParse({ tag: 'dGFn' }).success).toBe(true);
+		expect(reactionTagBody.safeParse({ emoji: '👍' }).success).toBe(false);
 	});
 
 	test('message queries: limit 1..100 (default 50), offset alone', () => {

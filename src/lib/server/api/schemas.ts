@@ -1,6 +1,6 @@
 /**
  * zod schemas of the `/api/...` routes' bodies, params and query strings. They check shapes only;
- * the database checks the rules (membership, roles, emoji, content) and answers with its own codes.
+ * the database checks the rules (membership, roles, content, the shapes of sealed reactions) and answers with its own codes.
  */
 import { z } from 'zod';
 
@@ -43,7 +43,24 @@ export const editMessageBody = z.strictObject({
 
 export const statusBody = z.strictObject({ status: z.enum(['delivered', 'read']) });
 
-export const reactionBody = z.strictObject({ emoji: z.string().min(1).max(64) });
+const base64 = (max: number) =>
+	z
+		.string()
+		.min(1)
+		.max(max)
+		.regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64');
+
+/** A sealed reaction (src/lib/crypto/reactions.ts): the emoji never reaches the server in the clear. */
+export const reactionBody = z.strictObject({
+	tag: base64(64),
+	emoji_sealed: base64(256),
+	nonce: base64(64),
+	epoch: z.number().int().min(1),
+	sig: base64(128)
+});
+
+/** Which of my reactions to take back: its tag. */
+export const reactionTagBody = z.strictObject({ tag: base64(64) });
 
 const count = (max: number) =>
 	z
