@@ -3,7 +3,7 @@
  * service, real tokens, every route with good and bad input, missing and expired tokens.
  */
 import { expect, test, type APIRequestContext, type APIResponse } from '@playwright/test';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { DEFAULT_ANON_KEY, DEFAULT_JWT_SECRET } from '@parley/stack/config.ts';
 
@@ -49,6 +49,18 @@ async function ok<T = Record<string, unknown>>(response: APIResponse, status = 2
 	const text = await response.text();
 	expect(response.status(), text).toBe(status);
 	return text ? (JSON.parse(text) as T) : (undefined as T);
+}
+
+/**
+ * A sealed reaction as a device sends it (src/lib/crypto/reactions.ts): the API takes the sealed
+ * fields, never an emoji. The server checks their shapes only, so random bytes stand in here.
+ */
+function sealedReaction(tag = b64(32)) {
+	return { tag, emoji_sealed: b64(80), nonce: b64(24), epoch: 1, sig: b64(64) };
+}
+
+function b64(bytes: number): string {
+	return randomBytes(bytes).toString('base64');
 }
 
 let alice: ApiUser;
@@ -404,27 +416,46 @@ test('messages: send (idempotent), page, edit, delete, status, reactions', async
 		'ValidationError'
 	);
 
+	const thumbs = sealedReaction();
 	const reacted = await ok(
+		await request.post(`/api/messages/${sent[1].id}/reactions`, {
+			headers: auth(carol),
+			data: thumbs
+		}),
+		201
+	);
+	expect(reacted).toMatchObject({ message_id: sent[1].id, user_id: carol.id, ...thumbs, emoji: null });
+	await expectError(
 		await request.post(`/api/messages/${sent[1].id}/reactions`, {
 			headers: auth(carol),
 			data: { emoji: '👍' }
 		}),
-		201
+		400,
+		'ValidationError',
+		'invalid_body'
 	);
-	expect(reacted).toMatchObject({ message_id: sent[1].id, user_id: carol.id, emoji: '👍' });
 	await expectError(
 		await request.post(`/api/messages/${sent[1].id}/reactions`, {
 			headers: auth(carol),
-			data: { emoji: 'a b' }
+			data: sealedReaction(b64(16))
 		}),
 		400,
 		'ValidationError',
-		'invalid_emoji'
+		'invalid_tag'
+	);
+	await expectError(
+		await request.post(`/api/messages/${sent[1].id}/reactions`, {
+			headers: auth(carol),
+			data: { ...sealedReaction(), epoch: 2 }
+		}),
+		400,
+		'ValidationError',
+		'invalid_epoch'
 	);
 	await expectError(
 		await request.post(`/api/messages/${sent[1].id}/reactions`, {
 			headers: auth(dave),
-			data: { emoji: '👍' }
+			data: sealedReaction()
 		}),
 		404,
 		'NotFoundError',
@@ -432,15 +463,16 @@ test('messages: send (idempotent), page, edit, delete, status, reactions', async
 	);
 	expect(
 		(
-			await request.delete(`/api/messages/${sent[1].id}/reactions?emoji=${encodeURIComponent('👍')}`, {
+			await request.delete(`/api/messages/${sent[1].id}/reactions?tag=${encodeURIComponent(thumbs.tag)}`, {
 				headers: auth(carol)
 			})
 		).status()
 	).toBe(204);
+	const party = sealedReaction();
 	await ok(
 		await request.post(`/api/messages/${sent[1].id}/reactions`, {
 			headers: auth(carol),
-			data: { emoji: '🎉' }
+			data: party
 		}),
 		201
 	);
@@ -448,7 +480,7 @@ test('messages: send (idempotent), page, edit, delete, status, reactions', async
 		(
 			await request.delete(`/api/messages/${sent[1].id}/reactions`, {
 				headers: auth(carol),
-				data: { emoji: '🎉' }
+				data: { tag: party.tag }
 			})
 		).status()
 	).toBe(204);
@@ -491,7 +523,7 @@ test('messages: send (idempotent), page, edit, delete, status, reactions', async
 		'message_deleted'
 	);
 	await expectError(
-		await request.post(`/api/messages/${mine}/reactions`, { headers: auth(alice), data: { emoji: '👍' } }),
+		await request.post(`/api/messages/${mine}/reactions`, { headers: auth(alice), data: sealedReaction() }),
 		409,
 		'ConflictError',
 		'message_deleted'
@@ -606,8 +638,8 @@ test('hostile input: deep, oversized and mistyped bodies, other methods and anon
 		['POST', '/api/messages', { conversation_id: conversation.id, content_encrypted: 'x' }],
 		['PATCH', `/api/messages/${m.id}`, { content_encrypted: 'changed' }],
 		['POST', `/api/messages/${m.id}/status`, { status: 'read' }],
-		['POST', `/api/messages/${m.id}/reactions`, { emoji: '👍' }],
-		['DELETE', `/api/messages/${m.id}/reactions`, { emoji: '👍' }]
+		['POST', `/api/messages/${m.id}/reactions`, sealedReaction()],
+		['DELETE', `/api/messages/${m.id}/reactions`, { tag: sealedReaction().tag }]
 	];
 	for (const [method, path, data] of bodies) {
 		const response = await request.fetch(path, { method, ...plain(data) });
