@@ -1,8 +1,10 @@
 /**
  * What the device's cryptography costs per message, in this Node (the browser runs the same
  * WebCrypto and tweetnacl code): sealing and opening a message, signing it and checking its
- * signature (the end-to-end cost shows in app.bench.ts's Enter → painted), and a safety number.
+ * signature (the end-to-end cost shows in app.bench.ts's Enter → painted), a safety number, and
+ * opening a key backup (Argon2id at the parameters new backups use).
  */
+import { decryptBackup, encryptBackup } from '../src/lib/crypto/backup.ts';
 import { generateIdentity, newConversationKey, openText, sealText } from '../src/lib/crypto/e2ee.ts';
 import { safetyNumber } from '../src/lib/crypto/safety-number.ts';
 import {
@@ -71,3 +73,8 @@ const parties = [
 	{ userId: 'b', signingKey: signingPublicKeyOf(other.secretKey), publicKey: other.publicKey }
 ] as const;
 report('safety number of two people', figures(await time(() => safetyNumber(...parties), 20)));
+const backup = await encryptBackup(identity.secretKey, 'correct horse battery staple');
+report(
+	'open a key backup (Argon2id, new backups)',
+	figures(await time(() => decryptBackup(backup, 'correct horse battery staple'), 5))
+);
