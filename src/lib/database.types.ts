@@ -311,6 +311,7 @@ export type Database = {
 					edited_at: string | null;
 					encryption: Json | null;
 					id: string;
+					mentions: string[];
 					message_type: string;
 					reply_to_id: string | null;
 					sender_id: string | null;
@@ -327,6 +328,7 @@ export type Database = {
 					edited_at?: string | null;
 					encryption?: Json | null;
 					id?: string;
+					mentions?: string[];
 					message_type?: string;
 					reply_to_id?: string | null;
 					sender_id?: string | null;
@@ -342,6 +344,7 @@ export type Database = {
 					edited_at?: string | null;
 					encryption?: Json | null;
 					id?: string;
+					mentions?: string[];
 					message_type?: string;
 					reply_to_id?: string | null;
 					sender_id?: string | null;
@@ -368,6 +371,39 @@ export type Database = {
 						isOneToOne: false;
 						referencedRelation: 'profiles';
 						referencedColumns: ['id'];
+					}
+				];
+			};
+			notification_settings: {
+				Row: {
+					conversation_id: string;
+					muted_until: string | null;
+					notify_level: string;
+					updated_at: string;
+					user_id: string;
+				};
+				ComputedFields: never;
+				Insert: {
+					conversation_id: string;
+					muted_until?: string | null;
+					notify_level?: string;
+					updated_at?: string;
+					user_id: string;
+				};
+				Update: {
+					conversation_id?: string;
+					muted_until?: string | null;
+					notify_level?: string;
+					updated_at?: string;
+					user_id?: string;
+				};
+				Relationships: [
+					{
+						foreignKeyName: 'notification_settings_participant_fkey';
+						columns: ['conversation_id', 'user_id'];
+						isOneToOne: true;
+						referencedRelation: 'conversation_participants';
+						referencedColumns: ['conversation_id', 'user_id'];
 					}
 				];
 			};
@@ -534,6 +570,7 @@ export type Database = {
 					edited_at: string | null;
 					encryption: Json | null;
 					id: string;
+					mentions: string[];
 					message_type: string;
 					reply_to_id: string | null;
 					sender_id: string | null;
@@ -548,7 +585,7 @@ export type Database = {
 			};
 			delete_push_subscription: { Args: { endpoint: string }; Returns: undefined };
 			edit_message: {
-				Args: { content_encrypted: string; encryption?: Json; message_id: string };
+				Args: { content_encrypted: string; encryption?: Json; mentions?: string[]; message_id: string };
 				Returns: {
 					attachment: Json | null;
 					client_id: string | null;
@@ -559,6 +596,7 @@ export type Database = {
 					edited_at: string | null;
 					encryption: Json | null;
 					id: string;
+					mentions: string[];
 					message_type: string;
 					reply_to_id: string | null;
 					sender_id: string | null;
@@ -603,6 +641,7 @@ export type Database = {
 					edited_at: string | null;
 					encryption: Json | null;
 					id: string;
+					mentions: string[];
 					message_type: string;
 					reply_to_id: string | null;
 					sender_id: string | null;
@@ -731,6 +770,7 @@ export type Database = {
 					content_encrypted: string;
 					conversation_id: string;
 					encryption?: Json;
+					mentions?: string[];
 					message_type?: string;
 					reply_to_id?: string;
 				};
@@ -744,6 +784,7 @@ export type Database = {
 					edited_at: string | null;
 					encryption: Json | null;
 					id: string;
+					mentions: string[];
 					message_type: string;
 					reply_to_id: string | null;
 					sender_id: string | null;
@@ -774,6 +815,22 @@ export type Database = {
 				SetofOptions: {
 					from: '*';
 					to: 'conversations';
+					isOneToOne: true;
+					isSetofReturn: false;
+				};
+			};
+			set_notification_level: {
+				Args: { conversation_id: string; muted_until?: string; notify_level: string };
+				Returns: {
+					conversation_id: string;
+					muted_until: string | null;
+					notify_level: string;
+					updated_at: string;
+					user_id: string;
+				};
+				SetofOptions: {
+					from: '*';
+					to: 'notification_settings';
 					isOneToOne: true;
 					isSetofReturn: false;
 				};
