@@ -10,7 +10,8 @@ import {
 	groupConversation,
 	createUser,
 	directConversation,
-	savePushSubscription
+	savePushSubscription,
+	setNotificationLevel
 } from './testing/chat.ts';
 import { getStatus, redrive } from './status.ts';
 
@@ -238,5 +239,95 @@ describe('delivery worker', () => {
 		await scene.idle();
 		expect(service.deliveries).toHaveLength(1);
 		expect(service.deliveries[0].payload).toMatchObject({ count: 2, seq: 2 });
+	});
+});
+
+describe('delivery worker: notification levels and mutes (decided in SQL)', () => {
+	/** A group of Alice (the sender) and subscribed members with the given levels. */
+	async function groupWith(
+		levels: Record<string, { level: 'all' | 'mentions' | 'none'; muted?: string | null }>
+	) {
+		scene = await createScene();
+		const { pool, service, alice } = scene;
+		const members: Record<string, { id: string; browser: string }> = {};
+		for (const name of Object.keys(levels)) {
+			const id = await createUser(pool, name);
+			const browser = service.subscribe();
+			await savePushSubscription(pool, id, browser);
+			members[name] = { id, browser: browser.id };
+		}
+		const group = await groupConversation(
+			pool,
+			alice,
+			'Levels',
+			Object.values(members).map((m) => m.id)
+		);
+		for (const [name, { level, muted }] of Object.entries(levels)) {
+			await setNotificationLevel(pool, members[name].id, group, level, muted ?? null);
+		}
+		return { group, members };
+	}
+
+	it('pushes a "mentions" member only when mentioned, and "none" and muted members never', async () => {
+		const { group, members } = await groupWith({
+			Allie: { level: 'all' },
+			Mona: { level: 'mentions' },
+			Nora: { level: 'none' },
+			Hugo: { level: 'all', muted: new Date(Date.now() + 3600_000).toISOString() },
+			Fred: { level: 'mentions', muted: 'infinity' }
+		});
+		const { pool, service, alice } = scene!;
+		await scene!.start();
+		const pushes = (name: string) => service.deliveriesFor(members[name].browser);
+
+		await sendMessage(pool, alice, group, 'no mention');
+		await service.waitFor(() => pushes('Allie').length === 1, 10_000, "Allie's push");
+		await scene!.idle();
+		expect(pushes('Mona')).toEqual([]);
+
+		const ids = ['Mona', 'Nora', 'Hugo', 'Fred'].map((name) => members[name].id);
+		const seq = await sendMessage(pool, alice, group, 'hey all of you', ids);
+		await service.waitFor(() => pushes('Mona').length === 1, 10_000, "Mona's push");
+		await service.waitFor(() => pushes('Allie').length === 2, 10_000, "Allie's second push");
+		await scene!.idle();
+		// Mona's notification is about the one message that mentions her.
+		expect(pushes('Mona')[0].payload).toMatchObject({ seq, count: 1, body: 'Alice: New message' });
+		expect(pushes('Allie')[1].payload).toMatchObject({ seq, count: 2 });
+		// Not even attempted.
+		for (const name of ['Nora', 'Hugo', 'Fred'])
+			expect(service.attemptsFor(members[name].browser), name).toEqual([]);
+	});
+
+	it('a mute set while the push waits out its grace period stops it; unmuted, the next message is pushed', async () => {
+		scene = await createScene();
+		const { pool, service, alice, bob, conversation, browser } = scene;
+		await scene.start({ graceMs: 800 });
+		await sendMessage(pool, alice, conversation, 'soon muted');
+		await waitUntil(async () => (await getStatus(pool)).queues[QUEUE].created === 1);
+		await setNotificationLevel(pool, bob, conversation, 'all', 'infinity');
+		await scene.idle();
+		await sendMessage(pool, alice, conversation, 'while muted');
+		await scene.idle();
+		expect(service.attemptsFor(browser.id)).toEqual([]);
+
+		await setNotificationLevel(pool, bob, conversation, 'all', null);
+		const seq = await sendMessage(pool, alice, conversation, 'after unmuting');
+		await service.waitFor(() => service.deliveriesFor(browser.id).length === 1, 10_000, 'a push');
+		expect(service.deliveriesFor(browser.id)[0].payload).toMatchObject({ seq });
+	});
+
+	it('a level changed to "mentions" while the push waits sends nothing for an unmentioning burst', async () => {
+		scene = await createScene();
+		const { pool, service, alice, bob, conversation, browser } = scene;
+		await scene.start({ graceMs: 800 });
+		await sendMessage(pool, alice, conversation, 'one');
+		await sendMessage(pool, alice, conversation, 'two');
+		await waitUntil(async () => (await getStatus(pool)).queues[QUEUE].created === 1);
+		await setNotificationLevel(pool, bob, conversation, 'mentions');
+		await scene.idle();
+		expect(service.attemptsFor(browser.id)).toEqual([]);
+		const seq = await sendMessage(pool, alice, conversation, '@bob look', [bob]);
+		await service.waitFor(() => service.deliveriesFor(browser.id).length === 1, 10_000, 'the mention push');
+		expect(service.deliveriesFor(browser.id)[0].payload).toMatchObject({ seq, count: 1 });
 	});
 });

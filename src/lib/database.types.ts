@@ -326,6 +326,7 @@ export type Database = {
 					edited_at: string | null;
 					encryption: Json | null;
 					id: string;
+					mentions: string[];
 					message_type: string;
 					reply_to_id: string | null;
 					sender_id: string | null;
@@ -342,6 +343,7 @@ export type Database = {
 					edited_at?: string | null;
 					encryption?: Json | null;
 					id?: string;
+					mentions?: string[];
 					message_type?: string;
 					reply_to_id?: string | null;
 					sender_id?: string | null;
@@ -357,6 +359,7 @@ export type Database = {
 					edited_at?: string | null;
 					encryption?: Json | null;
 					id?: string;
+					mentions?: string[];
 					message_type?: string;
 					reply_to_id?: string | null;
 					sender_id?: string | null;
@@ -383,6 +386,39 @@ export type Database = {
 						isOneToOne: false;
 						referencedRelation: 'profiles';
 						referencedColumns: ['id'];
+					}
+				];
+			};
+			notification_settings: {
+				Row: {
+					conversation_id: string;
+					muted_until: string | null;
+					notify_level: string;
+					updated_at: string;
+					user_id: string;
+				};
+				ComputedFields: never;
+				Insert: {
+					conversation_id: string;
+					muted_until?: string | null;
+					notify_level?: string;
+					updated_at?: string;
+					user_id: string;
+				};
+				Update: {
+					conversation_id?: string;
+					muted_until?: string | null;
+					notify_level?: string;
+					updated_at?: string;
+					user_id?: string;
+				};
+				Relationships: [
+					{
+						foreignKeyName: 'notification_settings_participant_fkey';
+						columns: ['conversation_id', 'user_id'];
+						isOneToOne: true;
+						referencedRelation: 'conversation_participants';
+						referencedColumns: ['conversation_id', 'user_id'];
 					}
 				];
 			};
@@ -561,6 +597,7 @@ export type Database = {
 					edited_at: string | null;
 					encryption: Json | null;
 					id: string;
+					mentions: string[];
 					message_type: string;
 					reply_to_id: string | null;
 					sender_id: string | null;
@@ -575,7 +612,7 @@ export type Database = {
 			};
 			delete_push_subscription: { Args: { endpoint: string }; Returns: undefined };
 			edit_message: {
-				Args: { content_encrypted: string; encryption?: Json; message_id: string };
+				Args: { content_encrypted: string; encryption?: Json; mentions?: string[]; message_id: string };
 				Returns: {
 					attachment: Json | null;
 					client_id: string | null;
@@ -586,6 +623,7 @@ export type Database = {
 					edited_at: string | null;
 					encryption: Json | null;
 					id: string;
+					mentions: string[];
 					message_type: string;
 					reply_to_id: string | null;
 					sender_id: string | null;
@@ -630,6 +668,7 @@ export type Database = {
 					edited_at: string | null;
 					encryption: Json | null;
 					id: string;
+					mentions: string[];
 					message_type: string;
 					reply_to_id: string | null;
 					sender_id: string | null;
@@ -763,6 +802,7 @@ export type Database = {
 					content_encrypted: string;
 					conversation_id: string;
 					encryption?: Json;
+					mentions?: string[];
 					message_type?: string;
 					reply_to_id?: string;
 				};
@@ -776,6 +816,7 @@ export type Database = {
 					edited_at: string | null;
 					encryption: Json | null;
 					id: string;
+					mentions: string[];
 					message_type: string;
 					reply_to_id: string | null;
 					sender_id: string | null;
@@ -806,6 +847,22 @@ export type Database = {
 				SetofOptions: {
 					from: '*';
 					to: 'conversations';
+					isOneToOne: true;
+					isSetofReturn: false;
+				};
+			};
+			set_notification_level: {
+				Args: { conversation_id: string; muted_until?: string; notify_level: string };
+				Returns: {
+					conversation_id: string;
+					muted_until: string | null;
+					notify_level: string;
+					updated_at: string;
+					user_id: string;
+				};
+				SetofOptions: {
+					from: '*';
+					to: 'notification_settings';
 					isOneToOne: true;
 					isSetofReturn: false;
 				};

@@ -70,6 +70,7 @@ export const removeParticipant = rpc('remove_participant');
 export const setParticipantRole = rpc('set_participant_role');
 export const setHistoryVisibility = rpc('set_history_visibility');
 export const leaveConversation = rpc('leave_conversation');
+export const setNotificationLevel = rpc('set_notification_level');
 
 // Messages and receipts.
 export const sendMessage = rpc('send_message');

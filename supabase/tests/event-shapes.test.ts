@@ -60,7 +60,7 @@ test('every trigger sends its event with exactly the payload shape its decoder n
 		]
 	);
 	const { id: message } = await expectEvents(
-		() => call(a, 'send_message', { conversation_id: C, content_encrypted: 'c2VhbGVk' }),
+		() => call(a, 'send_message', { conversation_id: C, content_encrypted: 'c2VhbGVk', mentions: [b] }),
 		() => [
 			[topic(C, 1), DB.messageCreated],
 			[inboxOf(b), USER.inbox]

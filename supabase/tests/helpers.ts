@@ -162,7 +162,8 @@ export async function snapshot(pool: pg.Pool): Promise<Record<string, string>> {
 		'public.conversation_participants',
 		'public.conversation_keys',
 		'public.messages',
-		'public.message_reactions'
+		'public.message_reactions',
+		'public.notification_settings'
 	];
 	const result: Record<string, string> = {};
 	for (const table of tables) {

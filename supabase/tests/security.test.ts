@@ -87,6 +87,10 @@ beforeAll(async () => {
 	await asActor(db.pool, admin, (c) =>
 		c.query(`insert into public.key_backups (user_id, backup) values ($1, '{"v":1}')`, [admin])
 	);
+	// Each has their own notification settings; nobody reads or changes another's.
+	for (const who of [member, bystander]) {
+		await rpc(db.pool, who, 'set_notification_level', { conversation_id: group, notify_level: 'mentions' });
+	}
 	s = {
 		admin,
 		moderator,
@@ -123,7 +127,8 @@ const CHAT_TABLES = [
 	'messages',
 	'message_reactions',
 	'conversation_keys',
-	'key_backups'
+	'key_backups',
+	'notification_settings'
 ];
 
 /** Reads and writes on every table, aimed at the scene's conversations and other people's rows. */
@@ -176,6 +181,12 @@ function tableAttacks(me: string): Attack[] {
 		},
 		{ name: 'update conversation_keys', text: `update public.conversation_keys set wrapped_key = 'x'` },
 		{ name: 'update key_backups', text: `update public.key_backups set backup = '{}'` },
+		{
+			name: 'insert notification_settings',
+			text: `insert into public.notification_settings (conversation_id, user_id, notify_level) values ($1, $2, 'none')`,
+			values: [s.group, s.bystander]
+		},
+		{ name: 'update notification_settings', text: `update public.notification_settings set notify_level = 'all'` },
 		{
 			name: 'update other profiles',
 			text: `update public.profiles set display_name = 'pwned', public_key = null where id <> $1`,
@@ -232,7 +243,9 @@ function rpcAttacks(me: string): Attack[] {
 		call('publish_conversation_keys', { conversation_id: s.group, epoch: s.epoch, keys }),
 		call('publish_conversation_keys', { conversation_id: s.group, epoch: s.epoch + 1, keys }),
 		call('publish_conversation_keys', { conversation_id: s.group, epoch: s.epoch - 1, keys }),
-		call('members_missing_key', { conversation_id: s.group })
+		call('members_missing_key', { conversation_id: s.group }),
+		call('set_notification_level', { conversation_id: s.group, notify_level: 'none', muted_until: 'infinity' }),
+		call('send_message', { conversation_id: s.group, content_encrypted: 'x', mentions: [s.admin] })
 	];
 }
 
@@ -355,7 +368,8 @@ describe('attack matrix', () => {
 			messages: 3,
 			message_reactions: 1,
 			conversation_keys: 1,
-			key_backups: 0
+			key_backups: 0,
+			notification_settings: 1
 		});
 	});
 });

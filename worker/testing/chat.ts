@@ -86,15 +86,34 @@ export async function groupConversation(pool: pg.Pool, admin: string, title: str
 	});
 }
 
-/** Sends a message through `send_message`; returns its seq. */
-export async function sendMessage(pool: pg.Pool, sender: string, conversationId: string, content: string) {
+/** Sends a message through `send_message` (mentioning `mentions`, if any); returns its seq. */
+export async function sendMessage(
+	pool: pg.Pool,
+	sender: string,
+	conversationId: string,
+	content: string,
+	mentions: string[] = []
+) {
 	return asUser(pool, sender, async (c) => {
 		const { rows } = await c.query(
-			`select seq from public.send_message($1, $2, 'text', null, null, null, '{"epoch":1,"nonce":"bm9uY2U="}')`,
-			[conversationId, content]
+			`select seq from public.send_message($1, $2, 'text', null, null, null, '{"epoch":1,"nonce":"bm9uY2U="}', $3)`,
+			[conversationId, content, mentions]
 		);
 		return Number(rows[0].seq);
 	});
+}
+
+/** Sets a member's notification level and mute through `set_notification_level`. */
+export async function setNotificationLevel(
+	pool: pg.Pool,
+	userId: string,
+	conversationId: string,
+	level: 'all' | 'mentions' | 'none',
+	mutedUntil: string | null = null
+) {
+	await asUser(pool, userId, (c) =>
+		c.query('select public.set_notification_level($1, $2, $3)', [conversationId, level, mutedUntil])
+	);
 }
 
 export async function markDelivered(pool: pg.Pool, userId: string, conversationId: string, upTo: number) {

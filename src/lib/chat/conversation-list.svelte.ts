@@ -6,6 +6,7 @@
  */
 import { getConversation, listConversations, type RpcArgs, type RpcClient } from '../rpc.ts';
 import { conversationName, normalizeConversation, normalizeMessage, normalizeParticipant } from './derive.ts';
+import { normalizeMutedUntil, normalizeNotifyLevel } from './notifications.ts';
 import type { ConversationView, MessageRow, ParticipantView } from './types.ts';
 
 type Raw = Record<string, unknown>;
@@ -88,6 +89,10 @@ export class ConversationList {
 			view.last_message = view.last_message ?? old.last_message;
 			view.preview = view.preview ?? old.preview;
 			if (item.unread_count == null) view.unread_count = old.unread_count;
+			if (item.unread_mentions == null) view.unread_mentions = old.unread_mentions;
+			// get_conversation does not carry my notification settings: the list's stay.
+			if (item.notify_level == null) view.notify_level = old.notify_level;
+			if (!('muted_until' in item)) view.muted_until = old.muted_until;
 			this.conversations[i] = view;
 		} else {
 			this.conversations.push(view);
@@ -113,6 +118,14 @@ export class ConversationList {
 			participants: known,
 			last_message: lastMessage,
 			unread_count: item.unread_count != null ? Number(item.unread_count) : (existing?.unread_count ?? 0),
+			unread_mentions:
+				item.unread_mentions != null ? Number(item.unread_mentions) : (existing?.unread_mentions ?? 0),
+			notify_level:
+				item.notify_level != null
+					? normalizeNotifyLevel(item.notify_level)
+					: (existing?.notify_level ?? 'all'),
+			muted_until:
+				'muted_until' in item ? normalizeMutedUntil(item.muted_until) : (existing?.muted_until ?? null),
 			name: conversationName(row, known, me),
 			preview: existing?.last_message?.id === lastMessage?.id ? (existing?.preview ?? null) : null,
 			myRole: known.find((p) => p.user_id === me)?.role ?? null

@@ -67,8 +67,14 @@ export function normalizeMessage(raw: unknown): MessageRow {
 		client_id: str(r.client_id),
 		created_at: str(r.created_at) ?? new Date().toISOString(),
 		edited_at: str(r.edited_at),
-		deleted_at: str(r.deleted_at)
+		deleted_at: str(r.deleted_at),
+		mentions: ids(parseJson(r.mentions))
 	};
+}
+
+/** An array of ids (a Postgres `uuid[]` arrives as a JSON array); anything else is none. */
+function ids(v: unknown): string[] {
+	return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
 /**
@@ -278,6 +284,8 @@ export interface PendingMessage {
 	contentEncrypted?: string | null;
 	encryption?: MessageEncryption | null;
 	replyTo: string | null;
+	/** Who it mentions, once known (the sender works it out from the text when it seals). */
+	mentions?: string[];
 	failed?: boolean;
 	error?: string | null;
 }
@@ -298,6 +306,7 @@ export function pendingMessageView(p: PendingMessage): MessageView {
 		created_at: new Date(p.createdAt).toISOString(),
 		edited_at: null,
 		deleted_at: null,
+		mentions: p.mentions ?? [],
 		text: p.text,
 		undecryptable: p.text === null,
 		status: p.failed ? 'failed' : 'pending',

@@ -257,6 +257,9 @@ export class LiveEvents {
 		if (!row) return;
 		const { text } = await ctx.timeline().decrypt(row);
 		const now = list.get(conversationId);
+		// A message for me elsewhere that mentions me: the list shows "@" until I read it.
+		const read = list.participants[conversationId]?.find((p) => p.user_id === me)?.last_read_seq ?? 0;
+		if (now && row.sender_id !== me && row.seq > read && row.mentions.includes(me)) now.unread_mentions += 1;
 		if (now && (!now.last_message || row.seq >= now.last_message.seq)) {
 			now.last_message = row;
 			now.preview = text;

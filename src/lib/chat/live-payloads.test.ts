@@ -19,7 +19,8 @@ const message = {
 	client_id: null,
 	created_at: '2026-12-02T07:59:47.123456+00:00',
 	edited_at: null,
-	deleted_at: null
+	deleted_at: null,
+	mentions: [U]
 };
 
 const reaction = {
@@ -50,6 +51,12 @@ describe('live payload decoders', () => {
 			conversation_id: C,
 			epoch: 2
 		});
+	});
+
+	it('reads a message without mentions (a database from before them) as mentioning nobody', () => {
+		const { mentions: _mentions, ...older } = message;
+		expect(decodeLivePayload(DB_EVENTS.messageCreated, older)).toEqual({ ...older, mentions: [] });
+		expect(decodeLivePayload(DB_EVENTS.messageCreated, { ...message, mentions: ['not-a-uuid'] })).toBeNull();
 	});
 
 	it('answers null for a missing key, a wrong type or a value out of range', () => {

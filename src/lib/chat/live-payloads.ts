@@ -35,7 +35,12 @@ const message = {
 	client_id: z.nullable(id),
 	created_at: timestamp,
 	edited_at: z.nullable(timestamp),
-	deleted_at: z.nullable(timestamp)
+	deleted_at: z.nullable(timestamp),
+	/**
+	 * Who it mentions (the server's copy, for notifying; receivers highlight from the sealed text).
+	 * None when a database from before mentions leaves it out.
+	 */
+	mentions: z._default(z.array(id).check(z.maxLength(50)), () => [])
 } satisfies { [K in keyof Tables<'messages'>]: z.ZodMiniType<Tables<'messages'>[K]> };
 
 const SHAPES = {

@@ -17,6 +17,8 @@ export interface OutboxEntry {
 	/** Where an attachment's encrypted file is (absent for text; entries from before attachments lack it). */
 	attachment?: AttachmentRef | null;
 	reply_to_id: string | null;
+	/** The members it mentions, worked out from the text when sealed (entries from before mentions lack it). */
+	mentions?: string[];
 	/** Milliseconds since the epoch, strictly increasing per outbox (see `stamp`). */
 	createdAt: number;
 	attempts: number;

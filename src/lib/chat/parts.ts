@@ -13,12 +13,13 @@ import { Attachments } from './attachments.ts';
 import { ConversationChannels } from './conversation-channels.ts';
 import { ConversationKeys } from './conversation-keys.ts';
 import { ConversationList } from './conversation-list.svelte.ts';
-import { normalizeMessage } from './derive.ts';
+import { attachmentContent, normalizeMessage } from './derive.ts';
 import { History } from './history.svelte.ts';
 import { KeyRequests } from './key-requests.ts';
 import { LiveEvents } from './live-events.ts';
 import { refuseMember } from './live-guard.ts';
 import { MEMBER_EVENTS } from './live.ts';
+import { mentionedUserIds } from './mentions.ts';
 import { Membership } from './membership.ts';
 import type { Outbox } from './outbox.ts';
 import { PendingMessages } from './pending.ts';
@@ -185,6 +186,13 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		outbox: () => host.outbox(),
 		online: () => host.browserOnline(),
 		identity: () => keyring.ready,
+		mentions: (view) => {
+			const text =
+				view.message_type === 'text'
+					? view.text
+					: (attachmentContent(view.message_type, view.text)?.caption ?? null);
+			return mentionedUserIds(text, p.list.participants[view.conversation_id] ?? []);
+		},
 		view: (id) => p.timeline.messagesById[id],
 		seal: (id, text, context) => p.keys.seal(id, text, context),
 		epochOf,
@@ -197,7 +205,9 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 				client_id: entry.client_id,
 				reply_to_id: entry.reply_to_id,
 				attachment: entry.attachment ?? null,
-				encryption: entry.encryption
+				encryption: entry.encryption,
+				// Whoever left while it waited is no longer mentioned (the database would refuse them).
+				mentions: (entry.mentions ?? []).filter((id) => !!participant(entry.conversation_id, id))
 			}),
 		stored: (row) => p.timeline.ingest([normalizeMessage(row)]),
 		failed: (id, error) => p.pending.failed(id, error)

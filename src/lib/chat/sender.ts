@@ -21,6 +21,8 @@ export interface SenderDeps {
 	online(): boolean;
 	/** This device holds the identity key (else nothing is sealed or sent; the outbox waits). */
 	identity(): boolean;
+	/** The members a message mentions (sent as `mentions`, for notifying them); none when absent. */
+	mentions?(view: MessageView): string[];
 	/** The pending view of a message not yet stored, by client id. */
 	view(clientId: string): MessageView | undefined;
 	/** Seals text under the conversation's current key, signed with the message's context. */
@@ -83,6 +85,7 @@ export class Sender {
 				message_type: view.message_type,
 				attachment,
 				reply_to_id: view.reply_to_id,
+				mentions: this.#deps.mentions?.(view) ?? [],
 				createdAt,
 				attempts: 0,
 				lastError: null

@@ -21,7 +21,11 @@ interface World {
 	store: ChatStore;
 	idb: IDBFactory;
 	/** Bob's device: sends encrypted messages straight into the fake database. */
-	bobSays(text: string, conversationId?: string): Promise<Record<string, unknown>>;
+	bobSays(
+		text: string,
+		conversationId?: string,
+		extra?: Record<string, unknown>
+	): Promise<Record<string, unknown>>;
 	/** The joined database channel (`conversation:<id>:<epoch>`) of the conversation's current epoch. */
 	channel(conversationId?: string): ReturnType<FakeSupabase['channelFor']> & object;
 	/** The joined members channel (`members:<id>:<epoch>`): typing, key requests, presence. */
@@ -59,7 +63,7 @@ async function world(options: { members?: string[]; kind?: 'direct' | 'group' } 
 		alice,
 		store,
 		idb,
-		async bobSays(text, conversationId = C1) {
+		async bobSays(text, conversationId = C1, extra = {}) {
 			const epoch = Number(server.conversation(conversationId).key_epoch);
 			const key = await bobRing.conversationKey(conversationId, epoch);
 			const sealed = sealText(key!, text);
@@ -67,7 +71,8 @@ async function world(options: { members?: string[]; kind?: 'direct' | 'group' } 
 				conversation_id: conversationId,
 				content_encrypted: sealed.ciphertext,
 				encryption: { epoch, nonce: sealed.nonce },
-				client_id: crypto.randomUUID()
+				client_id: crypto.randomUUID(),
+				...extra
 			});
 		},
 		channel(conversationId = C1) {
@@ -832,5 +837,75 @@ describe('ChatStore: keys that appear later', () => {
 		w.channel().emit('message_created', second);
 		await vi.waitFor(() => expect(texts(w.store)).toEqual(['early', 'later']));
 		expect(w.store.messagesOf(C1)[0].undecryptable).toBe(false);
+	});
+});
+
+describe('ChatStore: mentions and notification levels', () => {
+	it('tells the server whom a message mentions (members only), and again on edit', async () => {
+		const w = await world({ members: ['alice', 'bob', 'carol'], kind: 'group' });
+		await w.store.open(C1);
+		await w.store.send(C1, 'hi @bob and @Carol, not @mallory or bob@example.com');
+		await vi.waitFor(() => expect(w.alice.callsOf('send_message')).toHaveLength(1));
+		expect(w.alice.callsOf('send_message')[0].mentions).toEqual([BOB, CAROL]);
+		await vi.waitFor(() => expect(w.store.messagesOf(C1)[0].seq).toBe(1));
+		const [sent] = w.store.messagesOf(C1);
+		expect(sent.mentions).toEqual([BOB, CAROL].sort());
+
+		await w.store.edit(sent.id, 'only @carol now');
+		expect(w.alice.callsOf('edit_message')[0].mentions).toEqual([CAROL]);
+		expect(w.store.messagesOf(C1)[0].mentions).toEqual([CAROL]);
+	});
+
+	it('counts unread mentions of me from the list and the inbox; reading clears them', async () => {
+		const w = await world();
+		await w.bobSays('hello @alice', C1, { mentions: [ALICE] });
+		await w.store.loadConversations();
+		expect(w.store.conversations[0]).toMatchObject({
+			unread_count: 1,
+			unread_mentions: 1,
+			notify_level: 'all'
+		});
+
+		const plain = await w.bobSays('no mention');
+		w.alice
+			.channelFor(userTopic(ALICE))!
+			.emit('inbox', { conversation_id: C1, seq: plain.seq, sender_id: BOB, key_epoch: 1 });
+		await vi.waitFor(() => expect(w.store.conversations[0].preview).toBe('no mention'));
+		expect(w.store.conversations[0].unread_mentions).toBe(1);
+		const again = await w.bobSays('@alice again', C1, { mentions: [ALICE] });
+		w.alice
+			.channelFor(userTopic(ALICE))!
+			.emit('inbox', { conversation_id: C1, seq: again.seq, sender_id: BOB, key_epoch: 1 });
+		await vi.waitFor(() => expect(w.store.conversations[0].unread_mentions).toBe(2));
+
+		await w.store.open(C1);
+		w.store.markSeen(C1);
+		expect(w.store.conversations[0]).toMatchObject({ unread_count: 0, unread_mentions: 0 });
+	});
+
+	it('sets my level and mute (shown at once, kept after a reload) and puts them back when refused', async () => {
+		const w = await world();
+		await w.store.setNotificationLevel(C1, 'mentions', '1h');
+		const c = w.store.conversations[0];
+		expect(c.notify_level).toBe('mentions');
+		expect(Date.parse(c.muted_until!) - Date.now()).toBeGreaterThan(59 * 60_000);
+		expect(w.alice.callsOf('set_notification_level')).toEqual([
+			{ conversation_id: C1, notify_level: 'mentions', muted_until: c.muted_until }
+		]);
+		await w.store.setNotificationLevel(C1, 'none', 'forever');
+		await w.store.loadConversations();
+		expect(w.store.conversations[0]).toMatchObject({ notify_level: 'none', muted_until: 'infinity' });
+		// Changing the level alone keeps the mute; null unmutes.
+		await w.store.setNotificationLevel(C1, 'all');
+		expect(w.store.conversations[0]).toMatchObject({ notify_level: 'all', muted_until: 'infinity' });
+		await w.store.setNotificationLevel(C1, 'all', null);
+		expect(w.store.conversations[0].muted_until).toBeNull();
+
+		w.alice.rpcHandlers.set_notification_level = () => {
+			throw new FakeRpcError(404, 'conversation_not_found');
+		};
+		const refused = await w.store.setNotificationLevel(C1, 'none', '8h').catch((e: unknown) => e);
+		expect(refused).toBeInstanceOf(ChatError);
+		expect(w.store.conversations[0]).toMatchObject({ notify_level: 'all', muted_until: null });
 	});
 });

@@ -20,7 +20,7 @@ import { getContext, setContext, untrack } from 'svelte';
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
 import type { ContactTrust } from '../crypto/contact-trust.svelte.ts';
 import { Keyring } from '../crypto/keyring.svelte.ts';
-import { deleteMessage, editMessage } from '../rpc.ts';
+import { deleteMessage, editMessage, setNotificationLevel } from '../rpc.ts';
 import { Outbox } from './outbox.ts';
 import { ChatError, errorMessage, noIdentityError } from './errors.ts';
 import { attachmentKind, attachmentRef, normalizeMessage, type AttachmentContent } from './derive.ts';
@@ -29,10 +29,13 @@ import { assertAttachmentSize } from './attachments.ts';
 import { createParts, type ChatStoreOptions, type Parts } from './parts.ts';
 import { lockedReason, type LockedReason } from './history-rule.ts';
 import { joinUserChannel } from './user-channel.ts';
+import { mentionedUserIds } from './mentions.ts';
+import { muteUntil, normalizeMutedUntil, normalizeNotifyLevel, type MuteChoice } from './notifications.ts';
 import type {
 	ConversationView,
 	HistoryVisibility,
 	MessageView,
+	NotifyLevel,
 	ParticipantView,
 	Role,
 	TypingUser
@@ -492,7 +495,10 @@ export class ChatStore {
 		const before = { text: m.text, undecryptable: m.undecryptable, signature: m.signature };
 		Object.assign(m, { text, undecryptable: false });
 		try {
-			const row = normalizeMessage(await editMessage(this.#client(), { message_id: messageId, ...sealed }));
+			const mentions = mentionedUserIds(text, this.participants[m.conversation_id] ?? []);
+			const row = normalizeMessage(
+				await editMessage(this.#client(), { message_id: messageId, ...sealed, mentions })
+			);
 			this.#p.timeline.apply(row, { text, undecryptable: false, signature: 'verified' });
 		} catch (err) {
 			const now = this.messagesById[messageId];
@@ -545,13 +551,56 @@ export class ChatStore {
 		const seqs = this.#p.timeline.seqs(conversationId);
 		const c = this.#p.list.get(conversationId);
 		const newest = Math.max(seqs.at(-1) ?? 0, c?.last_message?.seq ?? 0);
-		if (c) c.unread_count = 0;
+		if (c) {
+			c.unread_count = 0;
+			c.unread_mentions = 0;
+		}
 		if (newest > 0) this.#p.receipts.queue(conversationId, 'read', newest);
 	}
 
 	/** Sends the gathered receipts now (one call per conversation and kind). */
 	flushReceipts(): Promise<void> {
 		return this.#p.receipts.flush();
+	}
+
+	// ---------------------------------------------------------------- notifications
+
+	/**
+	 * Sets which pushes I get from a conversation: `level` (all, only @mentions, none) and `mute`
+	 * (a choice of notifications.ts, a stored `muted_until`, or null to unmute; undefined keeps the
+	 * current mute). Shown at once; put back if the server refuses.
+	 */
+	async setNotificationLevel(
+		conversationId: string,
+		level: NotifyLevel,
+		mute?: MuteChoice | string | null
+	): Promise<void> {
+		const c = this.#p.list.get(conversationId);
+		if (!c) throw new ChatError('Conversation not found', 404, 'conversation_not_found');
+		const before = { notify_level: c.notify_level, muted_until: c.muted_until };
+		const mutedUntil =
+			mute === undefined
+				? c.muted_until
+				: mute === '1h' || mute === '8h' || mute === 'forever'
+					? muteUntil(mute)
+					: mute;
+		Object.assign(c, { notify_level: level, muted_until: normalizeMutedUntil(mutedUntil) });
+		try {
+			const row = await setNotificationLevel(this.#client(), {
+				conversation_id: conversationId,
+				notify_level: level,
+				muted_until: mutedUntil
+			});
+			const now = this.#p.list.get(conversationId);
+			if (now) {
+				now.notify_level = normalizeNotifyLevel(row.notify_level);
+				now.muted_until = normalizeMutedUntil(row.muted_until);
+			}
+		} catch (err) {
+			const now = this.#p.list.get(conversationId);
+			if (now) Object.assign(now, before);
+			throw err;
+		}
 	}
 
 	// ---------------------------------------------------------------- membership (membership.ts)

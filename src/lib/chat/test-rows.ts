@@ -27,6 +27,7 @@ export function sealedRow(
 		created_at: '2026-01-01T00:00:00Z',
 		edited_at: null,
 		deleted_at: null,
+		mentions: [],
 		...over
 	};
 }

@@ -13,6 +13,11 @@ export type MessageStatus = 'pending' | 'failed' | 'sent' | 'delivered' | 'read'
  * from when they join; `shared`, new members can read the history.
  */
 export type HistoryVisibility = 'joined' | 'shared';
+/**
+ * Which pushes I want from a conversation (`notification_settings.notify_level`): every message,
+ * only those that mention me, or none.
+ */
+export type NotifyLevel = 'all' | 'mentions' | 'none';
 
 /** `messages.encryption` (a type, not an interface, so it is the `Json` the RPCs take). */
 export type MessageEncryption = {
@@ -37,6 +42,11 @@ export interface MessageRow {
 	created_at: string;
 	edited_at: string | null;
 	deleted_at: string | null;
+	/**
+	 * The user ids the server was told it mentions (for notifying; not signed). The UI highlights
+	 * from the sealed text instead (mentions.ts), which the sender signed.
+	 */
+	mentions: string[];
 }
 
 /**
@@ -135,6 +145,12 @@ export interface ConversationView extends ConversationRow {
 	participants: ParticipantView[];
 	last_message: MessageRow | null;
 	unread_count: number;
+	/** How many of the unread messages mention me (capped at 100): the list's "@". */
+	unread_mentions: number;
+	/** Which pushes I want from it. */
+	notify_level: NotifyLevel;
+	/** Muted (no pushes) until then: an ISO time, or `infinity` until turned back on; null when not muted. */
+	muted_until: string | null;
 	/** The group title, or the other person's display name (or username) for a direct chat. */
 	name: string;
 	/** The last message's decrypted text (null if deleted or not decryptable here). */

@@ -146,8 +146,13 @@ export class FakeChatServer {
 			client_id: args.client_id ?? null,
 			created_at: at,
 			edited_at: null,
-			deleted_at: null
+			deleted_at: null,
+			mentions: Array.isArray(args.mentions) ? [...new Set(args.mentions as string[])].sort() : []
 		};
+		for (const id of row.mentions) {
+			if (!this.participant(String(args.conversation_id), id))
+				throw new FakeRpcError(400, 'invalid_mentions');
+		}
 		conversation.last_seq = seq;
 		conversation.last_message_at = at;
 		this.db.table('messages').push(row);
@@ -186,7 +191,23 @@ export class FakeChatServer {
 					const unread = all.filter(
 						(m) => m.sender_id !== me && Number(m.seq) > Number(p.last_read_seq)
 					).length;
-					return { ...full, last_message: last, unread_count: unread } as Row;
+					const mentions = all.filter(
+						(m) =>
+							m.sender_id !== me &&
+							Number(m.seq) > Number(p.last_read_seq) &&
+							(m.mentions as string[] | undefined)?.includes(me)
+					).length;
+					const settings = this.db
+						.table('notification_settings')
+						.find((n) => n.conversation_id === p.conversation_id && n.user_id === me);
+					return {
+						...full,
+						last_message: last,
+						unread_count: unread,
+						unread_mentions: mentions,
+						notify_level: settings?.notify_level ?? 'all',
+						muted_until: settings?.muted_until ?? null
+					} as Row;
 				})
 				.sort((x, y) =>
 					String(y.last_message_at ?? y.created_at).localeCompare(String(x.last_message_at ?? x.created_at))
@@ -249,7 +270,8 @@ export class FakeChatServer {
 			Object.assign(m, {
 				content_encrypted: a.content_encrypted,
 				encryption: a.encryption,
-				edited_at: this.tick()
+				edited_at: this.tick(),
+				...(Array.isArray(a.mentions) ? { mentions: [...new Set(a.mentions as string[])].sort() } : {})
 			});
 			return m;
 		};
@@ -306,6 +328,24 @@ export class FakeChatServer {
 				conversation.key_epoch = Number(conversation.key_epoch) + 1;
 			this.#join(String(a.conversation_id), String(a.user_id), String(a.role ?? 'member'));
 			return this.participant(String(a.conversation_id), String(a.user_id));
+		};
+		h.set_notification_level = (a, me) => {
+			this.#member(String(a.conversation_id), me);
+			if (!['all', 'mentions', 'none'].includes(String(a.notify_level)))
+				throw new FakeRpcError(400, 'invalid_notify_level');
+			const t = this.db.table('notification_settings');
+			let row = t.find((n) => n.conversation_id === a.conversation_id && n.user_id === me);
+			if (!row) {
+				row = { conversation_id: a.conversation_id, user_id: me };
+				t.push(row);
+			}
+			const until = a.muted_until == null ? null : String(a.muted_until);
+			Object.assign(row, {
+				notify_level: a.notify_level,
+				muted_until: until === 'infinity' || (until && Date.parse(until) > Date.now()) ? until : null,
+				updated_at: this.tick()
+			});
+			return row;
 		};
 		h.set_history_visibility = (a, me) => {
 			const conversation = this.#member(String(a.conversation_id), me);

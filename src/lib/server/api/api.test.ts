@@ -185,10 +185,13 @@ describe('schemas', () => {
 				message_type: 'image',
 				client_id: ID,
 				attachment: { path: 'x' },
-				encryption: { epoch: 2, nonce: 'n' }
+				encryption: { epoch: 2, nonce: 'n' },
+				mentions: [ID]
 			}).success
 		).toBe(true);
 		for (const bad of [
+			{ conversation_id: ID, content_encrypted: 'c', mentions: ['bob'] },
+			{ conversation_id: ID, content_encrypted: 'c', mentions: Array.from({ length: 51 }, () => ID) },
 			{ content_encrypted: 'c' },
 			{ conversation_id: 'x', content_encrypted: 'c' },
 			{ conversation_id: ID, content_encrypted: 'c', message_type: 'gif' },
@@ -198,6 +201,8 @@ describe('schemas', () => {
 			expect(sendMessageBody.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
 		}
 		expect(editMessageBody.safeParse({ content_encrypted: '' }).success).toBe(false);
+		expect(editMessageBody.safeParse({ content_encrypted: 'c', mentions: [ID] }).success).toBe(true);
+		expect(editMessageBody.safeParse({ content_encrypted: 'c', mentions: 'everyone' }).success).toBe(false);
 		expect(statusBody.safeParse({ status: 'seen' }).success).toBe(false);
 		// Reactions are sealed: a plaintext emoji is refused, the sealed fields must be base64.
 		expect(reactionBody.safeParse({ emoji: '👍' }).success).toBe(false);

@@ -26,6 +26,9 @@ export const setRoleBody = z.strictObject({ role });
 
 const encryption = z.looseObject({ epoch: z.number().int().min(1), nonce: z.string().min(1).max(128) });
 
+/** The members a message mentions (the database checks they are members). */
+const mentions = z.array(id).max(50).nullable().optional();
+
 export const sendMessageBody = z.strictObject({
 	conversation_id: id,
 	content_encrypted: z.string().max(65536).nullable().optional(),
@@ -33,12 +36,14 @@ export const sendMessageBody = z.strictObject({
 	client_id: id.optional(),
 	reply_to_id: id.nullable().optional(),
 	attachment: z.record(z.string(), z.unknown()).nullable().optional(),
-	encryption: encryption.nullable().optional()
+	encryption: encryption.nullable().optional(),
+	mentions
 });
 
 export const editMessageBody = z.strictObject({
 	content_encrypted: z.string().min(1, 'must not be empty').max(65536),
-	encryption: encryption.nullable().optional()
+	encryption: encryption.nullable().optional(),
+	mentions
 });
 
 export const statusBody = z.strictObject({ status: z.enum(['delivered', 'read']) });

@@ -1,4 +1,4 @@
-/** `POST /api/messages` `{conversation_id, content_encrypted, message_type?, client_id?, reply_to_id?, attachment?, encryption?}`. */
+/** `POST /api/messages` `{conversation_id, content_encrypted, message_type?, client_id?, reply_to_id?, attachment?, encryption?, mentions?}`. */
 import type { RequestHandler } from './$types';
 import { body, json, route } from '../../../lib/server/api/handler.ts';
 import { sendMessage } from '../../../lib/rpc.ts';
@@ -15,7 +15,8 @@ export const POST: RequestHandler = route(async ({ request }, supabase) => {
 		reply_to_id: input.reply_to_id ?? null,
 		// zod checked these are objects; the JSON body they came from makes them Json.
 		attachment: (input.attachment ?? null) as Json | null,
-		encryption: (input.encryption ?? null) as Json | null
+		encryption: (input.encryption ?? null) as Json | null,
+		mentions: input.mentions ?? null
 	});
 	return json(message, 201);
 });

@@ -1,7 +1,8 @@
 /**
  * `GET /api/messages/:conversationId` (history, as `/api/conversations/:id/messages`; kept because
  * the original design documents it).
- * `PATCH /api/messages/:messageId` `{content_encrypted, encryption?}`: the sender edits.
+ * `PATCH /api/messages/:messageId` `{content_encrypted, encryption?, mentions?}`: the sender edits
+ * (`mentions` replaces whom it mentions; left out, they stay).
  * `DELETE /api/messages/:messageId`: the sender or a moderator/admin deletes (tombstone returned).
  */
 import type { RequestHandler } from './$types';
@@ -22,7 +23,8 @@ export const PATCH: RequestHandler = route(async ({ params, request }, supabase)
 			message_id: id,
 			content_encrypted: input.content_encrypted,
 			// zod checked an object; the JSON body it came from makes it Json.
-			encryption: (input.encryption ?? null) as Json | null
+			encryption: (input.encryption ?? null) as Json | null,
+			mentions: input.mentions ?? null
 		})
 	);
 });
