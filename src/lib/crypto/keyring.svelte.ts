@@ -24,6 +24,7 @@ import {
 	wrapKey,
 	type KeyBackup
 } from './e2ee.ts';
+import { deriveLocalKey } from './local-key.ts';
 import {
 	signBytes,
 	signFields,
@@ -258,6 +259,12 @@ export class Keyring {
 	}
 
 	/** Forgets everything in memory (sign-out). The IndexedDB copy stays for the next sign-in. */
+	/** A non-extractable AES-GCM key from my identity for data sealed on this device (local-key.ts). */
+	async localKey(purpose: string): Promise<CryptoKey | null> {
+		const secret = this.#secretKey;
+		return secret && this.userId ? deriveLocalKey(secret, `${purpose}:${this.userId}`) : null;
+	}
+
 	lock(): void {
 		this.#forgetSecrets();
 		this.userId = null;
