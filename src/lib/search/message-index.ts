@@ -151,8 +151,8 @@ export class MessageIndex {
 		let removed = 0;
 		for (const [key, chunk] of [...this.#chunks]) {
 			if (!key.startsWith(prefix)) continue;
-			for (const message of [...chunk.values()]) this.#drop(message);
 			removed += chunk.size;
+			for (const message of [...chunk.values()]) this.#drop(message);
 		}
 		return removed;
 	}

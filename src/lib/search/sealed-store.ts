@@ -1,7 +1,7 @@
 /**
  * The search index at rest: IndexedDB records of sealed chunks (message-index.ts groups messages
  * by conversation and run of seqs) and one sealed meta record (how far the background backfill
- * got), per user. Saving writes only the chunks that changed, all in one transaction with the
+ * got), in a database per user (`parley-search:<user id>`). Saving writes only the chunks that changed, all in one transaction with the
  * meta, so a crash never records history as indexed that was not stored.
  *
  * The key: AES-GCM-256, derived with HKDF from the identity secret the key ring holds
@@ -20,7 +20,7 @@
 import { openDatabase, transaction } from '../chat/idb.ts';
 import type { IndexedMessage } from './message-index.ts';
 
-const DB_NAME = 'parley-search';
+const DB_PREFIX = 'parley-search:';
 const STORE = 'sealed';
 const META = '~meta';
 
@@ -88,20 +88,24 @@ export function decodeChunk(chunkKey: string, tuples: Tuple[]): IndexedMessage[]
 	return tuples.map(([id, s, u, t, x, k]) => (k ? { id, c, s, u, t, x, k } : { id, c, s, u, t, x }));
 }
 
-let shared: { factory: IDBFactory; db: Promise<IDBDatabase> } | null = null;
+const opened = new WeakMap<IDBFactory, Map<string, Promise<IDBDatabase>>>();
 
-function database(factory: IDBFactory): Promise<IDBDatabase> {
-	if (shared?.factory !== factory) {
-		const db = openDatabase(factory, DB_NAME, 1, (d) => {
-			d.createObjectStore(STORE, { keyPath: ['user', 'key'] });
+/** A user's database, opened once per factory (a failed open is not kept: the next use tries again). */
+function database(factory: IDBFactory, userId: string): Promise<IDBDatabase> {
+	let byName = opened.get(factory);
+	if (!byName) opened.set(factory, (byName = new Map()));
+	const name = DB_PREFIX + userId;
+	let db = byName.get(name);
+	if (!db) {
+		const opening = openDatabase(factory, name, 1, (d) => {
+			d.createObjectStore(STORE, { keyPath: 'key' });
 		});
-		shared = { factory, db };
-		// A failed open is not kept: the next use tries again.
-		db.catch(() => {
-			if (shared?.db === db) shared = null;
+		byName.set(name, (db = opening));
+		opening.catch(() => {
+			if (byName.get(name) === opening) byName.delete(name);
 		});
 	}
-	return shared.db;
+	return db;
 }
 
 /** One user's sealed index in IndexedDB. */
@@ -120,15 +124,14 @@ export class SealedIndexStore {
 		return `parley-search|${this.userId}|${key}`;
 	}
 
-	#range(): IDBKeyRange {
-		return IDBKeyRange.bound([this.userId, ''], [this.userId, '\uffff']);
+	#db(): Promise<IDBDatabase> {
+		return database(this.#factory, this.userId);
 	}
 
 	/** This user's stored records, still sealed. */
 	async records(): Promise<SealedRecord[]> {
-		const db = await database(this.#factory);
-		return ((await transaction(db, STORE, 'readonly', (s) => s.getAll(this.#range()))) ??
-			[]) as SealedRecord[];
+		const db = await this.#db();
+		return ((await transaction(db, STORE, 'readonly', (s) => s.getAll())) ?? []) as SealedRecord[];
 	}
 
 	/** Opens the meta record: undefined when there is none, null when it does not open (another key). */
@@ -162,33 +165,31 @@ export class SealedIndexStore {
 		if (meta)
 			sealed.push({ user: this.userId, key: META, ...(await sealJson(this.#key, meta, this.#aad(META))) });
 		if (sealed.length === 0 && gone.length === 0) return;
-		const db = await database(this.#factory);
+		const db = await this.#db();
 		await transaction(db, STORE, 'readwrite', (s) => {
 			for (const record of sealed) s.put(record);
-			for (const key of gone) s.delete([this.userId, key]);
+			for (const key of gone) s.delete(key);
 		});
 	}
 
 	/** Deletes records (chunks that no longer open). */
 	async delete(keys: string[]): Promise<void> {
 		if (keys.length === 0) return;
-		const db = await database(this.#factory);
+		const db = await this.#db();
 		await transaction(db, STORE, 'readwrite', (s) => {
-			for (const key of keys) s.delete([this.userId, key]);
+			for (const key of keys) s.delete(key);
 		});
 	}
 
 	/** Deletes this user's whole index (sealed under a key that no longer exists). */
 	async clear(): Promise<void> {
-		const db = await database(this.#factory);
-		await transaction(db, STORE, 'readwrite', (s) => s.delete(this.#range()));
+		const db = await this.#db();
+		await transaction(db, STORE, 'readwrite', (s) => s.clear());
 	}
 
 	/** How many records this user has (tests). */
 	async count(): Promise<number> {
-		const db = await database(this.#factory);
-		return (
-			(await transaction(db, STORE, 'readonly', (s) => s.count(this.#range()) as IDBRequest<number>)) ?? 0
-		);
+		const db = await this.#db();
+		return (await transaction(db, STORE, 'readonly', (s) => s.count())) ?? 0;
 	}
 }

@@ -52,6 +52,8 @@ export interface SearchDeps {
 	saveDelayMs?: number;
 	/** How often an idle backfill looks for conversations with new messages (default 20 s). */
 	wakeMs?: number;
+	/** The backfill waits this long after sign-in, so the app's own start-up goes first (default 3 s). */
+	startDelayMs?: number;
 	around?: AroundOptions;
 }
 
@@ -70,6 +72,9 @@ interface Session {
 	saveTimer: ReturnType<typeof setTimeout> | null;
 	saving: Promise<void>;
 	wake: ReturnType<typeof setInterval> | null;
+	/** No backfill before this time (ms since the epoch). */
+	backfillFrom: number;
+	delayed: ReturnType<typeof setTimeout> | null;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -148,7 +153,9 @@ export class Search {
 			metaDirty: false,
 			saveTimer: null,
 			saving: Promise.resolve(),
-			wake: null
+			wake: null,
+			backfillFrom: Date.now() + (this.#deps.startDelayMs ?? 3000),
+			delayed: null
 		};
 		session.backfill = this.#backfill(session, {});
 		this.#session = session;
@@ -229,6 +236,14 @@ export class Search {
 		const session = this.#session;
 		if (!session?.loaded) return;
 		this.#progress();
+		const wait = session.backfillFrom - Date.now();
+		if (wait > 0) {
+			session.delayed ??= setTimeout(() => {
+				session.delayed = null;
+				this.wake();
+			}, wait);
+			return;
+		}
 		if (session.backfill.running || !session.backfill.next()) return;
 		this.backfilling = true;
 		void session.backfill
@@ -373,6 +388,7 @@ export class Search {
 		if (!session) return Promise.resolve();
 		if (session.saveTimer) clearTimeout(session.saveTimer);
 		if (session.wake) clearInterval(session.wake);
+		if (session.delayed) clearTimeout(session.delayed);
 		const saved = this.#save(session);
 		this.#session = null;
 		this.index.clear();
