@@ -17,7 +17,8 @@ import { attachmentContent } from '../chat/derive.ts';
 import type { MessageRow } from '../chat/types.ts';
 import { loadAround, type AroundOptions } from './around.ts';
 import { Backfill, type PageRequest } from './backfill.ts';
-import { MessageIndex, type IndexedMessage, type SearchHit } from './message-index.ts';
+// The index (and MiniSearch) loads on sign-in, not with the first page's JavaScript.
+import type { IndexedMessage, MessageIndex, SearchHit } from './message-index.ts';
 import { SealedIndexStore, type IndexMeta, type SealedRecord } from './sealed-store.ts';
 import { defaultIndexedDB } from '../chat/idb.ts';
 
@@ -50,7 +51,7 @@ export interface SearchDeps {
 	throttleMs?: number;
 	/** How long changes wait before they are saved (default 1500 ms). */
 	saveDelayMs?: number;
-	/** How often an idle backfill looks for conversations with new messages (default 20 s). */
+	/** How often an idle backfill looks for conversations with new messages (default 5 s). */
 	wakeMs?: number;
 	/** The backfill waits this long after sign-in, so the app's own start-up goes first (default 3 s). */
 	startDelayMs?: number;
@@ -62,6 +63,7 @@ export type SearchStatus = 'off' | 'loading' | 'ready' | 'unavailable';
 /** One signed-in session of the index: dropped whole at sign-out. */
 interface Session {
 	userId: string;
+	index: MessageIndex;
 	identity: string;
 	store: SealedIndexStore;
 	backfill: Backfill;
@@ -106,7 +108,6 @@ export class Search {
 	/** Bumps when the index changed (at most a few times a second): open result lists ask again. */
 	version = $state(0);
 
-	readonly index = new MessageIndex();
 	#deps: SearchDeps;
 	#session: Session | null = null;
 	#bump: ReturnType<typeof setTimeout> | null = null;
@@ -117,7 +118,7 @@ export class Search {
 
 	/** Messages in the index. */
 	get size(): number {
-		return this.index.size;
+		return this.#session?.index.size ?? 0;
 	}
 
 	/**
@@ -134,7 +135,10 @@ export class Search {
 		}
 		if (current) this.stop();
 		if (!userId || !identity) return;
-		const key = await this.#deps.localKey().catch(() => null);
+		const [key, { MessageIndex }] = await Promise.all([
+			this.#deps.localKey().catch(() => null),
+			import('./message-index.ts')
+		]);
 		if (!key || this.#deps.userId() !== userId || this.#session) return;
 		let factory: IDBFactory;
 		try {
@@ -145,6 +149,7 @@ export class Search {
 		}
 		const session: Session = {
 			userId,
+			index: new MessageIndex(),
 			identity,
 			store: new SealedIndexStore(userId, key, factory),
 			backfill: null as unknown as Backfill,
@@ -171,7 +176,7 @@ export class Search {
 		for (const change of session.queued.splice(0)) change();
 		this.status = 'ready';
 		this.#changed();
-		session.wake = setInterval(() => this.wake(), this.#deps.wakeMs ?? 20_000);
+		session.wake = setInterval(() => this.wake(), this.#deps.wakeMs ?? 5000);
 		this.wake();
 	}
 
@@ -216,7 +221,7 @@ export class Search {
 			if (this.#session !== session) return;
 			const messages = await store.openChunk(record);
 			if (this.#session !== session) return;
-			if (messages) this.index.load(messages);
+			if (messages) session.index.load(messages);
 			else broken.push(record.key);
 			if (performance.now() - since > 12) {
 				this.#changed();
@@ -276,12 +281,13 @@ export class Search {
 
 	#apply(session: Session, row: MessageRow, text: string | null): void {
 		let changed: boolean;
-		if (row.deleted_at) changed = this.index.remove(row.id);
+		const { index } = session;
+		if (row.deleted_at) changed = index.remove(row.id);
 		else if (text === null)
 			return; // not readable here: whatever was indexed stays
 		else {
 			const message = indexedMessage(row, text);
-			changed = message ? this.index.put(message) : this.index.remove(row.id);
+			changed = message ? index.put(message) : index.remove(row.id);
 		}
 		if (!changed) return;
 		this.#changed();
@@ -293,7 +299,7 @@ export class Search {
 		const session = this.#session;
 		if (!session) return;
 		const run = () => {
-			this.index.removeConversation(conversationId);
+			session.index.removeConversation(conversationId);
 			session.backfill.forget(conversationId);
 			session.metaDirty = true;
 			this.#changed();
@@ -305,7 +311,7 @@ export class Search {
 
 	/** The messages matching `query`, newest first; in one conversation or in all. */
 	query(query: string, options: { conversationId?: string; limit?: number } = {}): SearchHit[] {
-		return this.index.search(query, options);
+		return this.#session?.index.search(query, options) ?? [];
 	}
 
 	/**
@@ -315,7 +321,7 @@ export class Search {
 	 */
 	async openAt(conversationId: string, messageId: string): Promise<number | null> {
 		await this.#deps.open(conversationId);
-		const indexed = this.index.get(messageId);
+		const indexed = this.#session?.index.get(messageId);
 		const seq = this.#deps.loadedSeq(messageId) ?? (indexed?.c === conversationId ? indexed.s : null);
 		if (seq == null) return null;
 		const session = this.#session;
@@ -353,7 +359,7 @@ export class Search {
 	/** Saves what changed: taken at once (one consistent moment), then sealed and written. */
 	#save(session: Session): Promise<void> {
 		if (!session.loaded) return session.saving;
-		const chunks = this.index.takeDirty();
+		const chunks = session.index.takeDirty();
 		const meta: IndexMeta | null = session.metaDirty
 			? { version: 1, coverage: structuredClone(session.backfill.coverage) }
 			: null;
@@ -364,7 +370,7 @@ export class Search {
 			.catch(() => {
 				// Quota, a closing database: try again with the next change (unless signed out).
 				if (this.#session !== session) return;
-				this.index.markDirty(chunks.keys());
+				session.index.markDirty(chunks.keys());
 				if (meta) session.metaDirty = true;
 			});
 		return session.saving;
@@ -391,7 +397,7 @@ export class Search {
 		if (session.delayed) clearTimeout(session.delayed);
 		const saved = this.#save(session);
 		this.#session = null;
-		this.index.clear();
+		session.index.clear();
 		this.status = 'off';
 		this.indexed = 0;
 		this.total = 0;
