@@ -29,7 +29,8 @@ async function world() {
 		stores.push(store);
 		await store.start(alice.client, ALICE);
 		alice.channelFor(userTopic(ALICE))!.setStatus('SUBSCRIBED');
-		await vi.waitFor(() => expect(store.search.status).toBe('ready'));
+		// The stored index opens a moment after sign-in (the first page comes first).
+		await vi.waitFor(() => expect(store.search.status).toBe('ready'), { timeout: 5000 });
 		return store;
 	};
 	const bobSays = async (text: string) => {

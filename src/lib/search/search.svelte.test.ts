@@ -33,6 +33,7 @@ function device() {
 			saveDelayMs: 0,
 			wakeMs: 60_000,
 			startDelayMs: 0,
+			openDelayMs: 0,
 			...over
 		};
 		return { search: new Search(deps), pages };
@@ -79,6 +80,20 @@ describe('Search', () => {
 		const file = { ...plainRow('c1', 3), message_type: 'file' as const };
 		search.note(file, JSON.stringify({ name: 'budget-2026.xlsx', mime: 'x', size: 1, caption: 'numbers' }));
 		expect(search.query('budget')[0].message).toMatchObject({ k: 'file', x: 'budget-2026.xlsx — numbers' });
+		await search.stop();
+	});
+
+	it('opens the stored index a moment after sign-in, keeping what the timeline merged meanwhile', async () => {
+		const { session } = device();
+		const { search } = session('ana', new FakePages(), { openDelayMs: 60_000 });
+		const started = search.start();
+		search.note(plainRow('c1', 1), 'merged while the index waited');
+		expect(search.status).toBe('off');
+		// Focusing a search box opens it at once.
+		search.prepare();
+		await started;
+		expect(search.status).toBe('ready');
+		expect(texts(search, 'waited')).toEqual(['merged while the index waited']);
 		await search.stop();
 	});
 

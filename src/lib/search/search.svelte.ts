@@ -55,6 +55,11 @@ export interface SearchDeps {
 	wakeMs?: number;
 	/** The backfill waits this long after sign-in, so the app's own start-up goes first (default 3 s). */
 	startDelayMs?: number;
+	/**
+	 * The stored index opens this long after sign-in (default 1.5 s; at once when someone is about
+	 * to search, `prepare`): the first page's scripts and start-up come first.
+	 */
+	openDelayMs?: number;
 	around?: AroundOptions;
 }
 
@@ -77,6 +82,16 @@ interface Session {
 	/** No backfill before this time (ms since the epoch). */
 	backfillFrom: number;
 	delayed: ReturnType<typeof setTimeout> | null;
+}
+
+/** A start waiting for its delay: what the timeline merged meanwhile waits with it. */
+interface Starting {
+	userId: string;
+	identity: string;
+	timer: ReturnType<typeof setTimeout>;
+	begin(): void;
+	early: (() => void)[];
+	done: Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -110,6 +125,7 @@ export class Search {
 
 	#deps: SearchDeps;
 	#session: Session | null = null;
+	#starting: Starting | null = null;
 	#bump: ReturnType<typeof setTimeout> | null = null;
 
 	constructor(deps: SearchDeps) {
@@ -122,19 +138,47 @@ export class Search {
 	}
 
 	/**
-	 * Starts (or wakes) the index for the signed-in user: opens the sealed copy, then indexes
-	 * missing history. Safe to call again; a new identity starts over.
+	 * Starts (or wakes) the index for the signed-in user: opens the sealed copy (after
+	 * `openDelayMs`), then indexes missing history. Safe to call again; a new identity starts over.
+	 * Resolves once the stored index is open.
 	 */
-	async start(): Promise<void> {
+	start(): Promise<void> {
 		const userId = this.#deps.userId();
 		const identity = this.#deps.identity();
-		const current = this.#session;
+		const current = this.#session ?? this.#starting;
 		if (current && current.userId === userId && current.identity === identity) {
 			this.wake();
-			return;
+			return this.#starting?.done ?? Promise.resolve();
 		}
-		if (current) this.stop();
-		if (!userId || !identity) return;
+		if (current) void this.stop();
+		if (!userId || !identity) return Promise.resolve();
+		let begin!: () => void;
+		const done = new Promise<void>((resolve) => {
+			begin = () => {
+				if (this.#starting !== starting) return resolve();
+				clearTimeout(starting.timer);
+				this.#starting = null;
+				resolve(this.#begin(userId, identity, starting.early));
+			};
+		});
+		const starting: Starting = {
+			userId,
+			identity,
+			timer: setTimeout(() => begin(), this.#deps.openDelayMs ?? 1500),
+			begin: () => begin(),
+			early: [],
+			done
+		};
+		this.#starting = starting;
+		return done;
+	}
+
+	/** Someone is about to search: the stored index opens now rather than after its delay. */
+	prepare(): void {
+		this.#starting?.begin();
+	}
+
+	async #begin(userId: string, identity: string, early: (() => void)[]): Promise<void> {
 		const [key, { MessageIndex }] = await Promise.all([
 			this.#deps.localKey().catch(() => null),
 			import('./message-index.ts')
@@ -163,6 +207,7 @@ export class Search {
 			delayed: null
 		};
 		session.backfill = this.#backfill(session, {});
+		session.queued.push(...early);
 		this.#session = session;
 		this.status = 'loading';
 		try {
@@ -270,7 +315,10 @@ export class Search {
 	/** A row the timeline merged, with its text (null: deleted, or it does not open here). */
 	note(row: MessageRow, text: string | null): void {
 		const session = this.#session;
-		if (!session) return;
+		if (!session) {
+			this.#starting?.early.push(() => this.#session && this.#apply(this.#session, row, text));
+			return;
+		}
 		if (!session.loaded) {
 			session.queued.push(() => this.#apply(session, row, text));
 			return;
@@ -297,7 +345,10 @@ export class Search {
 	/** Forgets a conversation I am no longer in. */
 	forget(conversationId: string): void {
 		const session = this.#session;
-		if (!session) return;
+		if (!session) {
+			this.#starting?.early.push(() => this.forget(conversationId));
+			return;
+		}
 		const run = () => {
 			session.index.removeConversation(conversationId);
 			session.backfill.forget(conversationId);
@@ -390,6 +441,12 @@ export class Search {
 	 * the last save is written.
 	 */
 	stop(): Promise<void> {
+		const starting = this.#starting;
+		this.#starting = null;
+		if (starting) {
+			clearTimeout(starting.timer);
+			starting.begin(); // resolves its promise; it is no longer the current start
+		}
 		const session = this.#session;
 		if (!session) return Promise.resolve();
 		if (session.saveTimer) clearTimeout(session.saveTimer);
