@@ -126,6 +126,10 @@ export class Search {
 	#deps: SearchDeps;
 	#session: Session | null = null;
 	#starting: Starting | null = null;
+	/** Bumps at every stop: a start still on its way from before it gives up. */
+	#stops = 0;
+	/** The latest start: resolves once the stored index is open. */
+	#opened: Promise<void> = Promise.resolve();
 	#bump: ReturnType<typeof setTimeout> | null = null;
 
 	constructor(deps: SearchDeps) {
@@ -158,7 +162,7 @@ export class Search {
 				if (this.#starting !== starting) return resolve();
 				clearTimeout(starting.timer);
 				this.#starting = null;
-				resolve(this.#begin(userId, identity, starting.early));
+				resolve(this.#begin(userId, identity, starting.early, this.#stops));
 			};
 		});
 		const starting: Starting = {
@@ -170,6 +174,7 @@ export class Search {
 			done
 		};
 		this.#starting = starting;
+		this.#opened = done;
 		return done;
 	}
 
@@ -178,12 +183,12 @@ export class Search {
 		this.#starting?.begin();
 	}
 
-	async #begin(userId: string, identity: string, early: (() => void)[]): Promise<void> {
+	async #begin(userId: string, identity: string, early: (() => void)[], stops: number): Promise<void> {
 		const [key, { MessageIndex }] = await Promise.all([
 			this.#deps.localKey().catch(() => null),
 			import('./message-index.ts')
 		]);
-		if (!key || this.#deps.userId() !== userId || this.#session) return;
+		if (!key || stops !== this.#stops || this.#deps.userId() !== userId || this.#session) return;
 		let factory: IDBFactory;
 		try {
 			factory = this.#deps.indexedDB ?? defaultIndexedDB();
@@ -371,7 +376,9 @@ export class Search {
 	 * seq to show, or null when this device does not know the message.
 	 */
 	async openAt(conversationId: string, messageId: string): Promise<number | null> {
-		await this.#deps.open(conversationId);
+		// Opened from an address (a reload of `?m=`): the stored index may still be on its way.
+		this.prepare();
+		await Promise.all([this.#deps.open(conversationId), this.#opened]);
 		const indexed = this.#session?.index.get(messageId);
 		const seq = this.#deps.loadedSeq(messageId) ?? (indexed?.c === conversationId ? indexed.s : null);
 		if (seq == null) return null;
@@ -441,6 +448,7 @@ export class Search {
 	 * the last save is written.
 	 */
 	stop(): Promise<void> {
+		this.#stops++;
 		const starting = this.#starting;
 		this.#starting = null;
 		if (starting) {
