@@ -9,6 +9,8 @@ import { ContactTrust } from '../crypto/contact-trust.svelte.ts';
 import { IdentityKeys } from '../crypto/identity-keys.ts';
 import type { Keyring } from '../crypto/keyring.svelte.ts';
 import { sendMessage } from '../rpc.ts';
+import { createSearch } from '../search/chat-search.ts';
+import type { Search } from '../search/search.svelte.ts';
 import { Attachments } from './attachments.ts';
 import { ConversationChannels } from './conversation-channels.ts';
 import { ConversationKeys } from './conversation-keys.ts';
@@ -94,6 +96,8 @@ export interface Parts {
 	membership: Membership;
 	live: LiveEvents;
 	channels: ConversationChannels;
+	/** Search on the device: the sealed index of decrypted messages (src/lib/search). */
+	search: Search;
 }
 
 /** Makes the parts; they reach each other lazily, so the order is only the reading order. */
@@ -164,13 +168,17 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		},
 		participants: (id) => p.list.participants[id] ?? [],
 		reactions: (id) => p.reactions.of(id),
-		applied: (row, text) => p.list.noteMessage(row, text),
+		applied: (row, text) => {
+			p.list.noteMessage(row, text);
+			p.search.note(row, text);
+		},
 		merged: (rows) => merged(p, host.userId(), rows),
 		opened: (m) => {
 			const c = p.list.get(m.conversation_id);
 			if (c && c.last_message?.id === m.id) c.preview = m.text;
 			// The key that opened it may open its reactions too.
 			void p.reactions.retry(m.id);
+			if (m.seq !== null) p.search.note(m as MessageRow, m.text);
 		}
 	});
 	p.history = new History({
@@ -291,6 +299,7 @@ export function createParts(host: PartsHost, options: ChatStoreOptions): Parts {
 		},
 		p.live.table()
 	);
+	p.search = createSearch(host, p, options);
 	return p;
 }
 

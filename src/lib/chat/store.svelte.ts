@@ -19,6 +19,7 @@
 import { getContext, setContext, untrack } from 'svelte';
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
 import type { ContactTrust } from '../crypto/contact-trust.svelte.ts';
+import type { Search } from '../search/search.svelte.ts';
 import { Keyring } from '../crypto/keyring.svelte.ts';
 import { deleteMessage, editMessage, setNotificationLevel } from '../rpc.ts';
 import { Outbox } from './outbox.ts';
@@ -59,6 +60,11 @@ export class ChatStore {
 	/** How far I trust each contact's identity (safety numbers, key changes). */
 	get trust(): ContactTrust {
 		return this.#p.trust;
+	}
+
+	/** Search on the device: the sealed index, its backfill progress, `query` and `openAt`. */
+	get search(): Search {
+		return this.#p.search;
 	}
 
 	get conversations(): ConversationView[] {
@@ -170,6 +176,7 @@ export class ChatStore {
 			this.error = `Could not load your encryption keys: ${errorMessage(err)}`;
 		}
 		if (generation !== this.#generation) return;
+		void this.#p.search.start();
 		try {
 			await this.#p.pending.restore();
 		} catch (err) {
@@ -206,6 +213,7 @@ export class ChatStore {
 			part.reset();
 		for (const part of [p.list, p.timeline, p.presence, p.identities, p.trust]) part.reset();
 		void this.#outbox?.close();
+		void this.#p.search.stop();
 		this.#outbox = null;
 		this.#sb = null;
 		this.#wasConnected = false;
@@ -281,6 +289,7 @@ export class ChatStore {
 		const views = await this.#p.list.load();
 		this.#p.receipts.listed(views, this.#me());
 		void this.#watchList();
+		this.#p.search.wake();
 		await Promise.all(views.map((v) => this.#p.list.refreshPreview(v.id)));
 	}
 
@@ -374,6 +383,7 @@ export class ChatStore {
 		this.#unsubscribe(conversationId);
 		this.#p.list.remove(conversationId);
 		this.#p.history.forget(conversationId);
+		this.#p.search.forget(conversationId);
 	}
 
 	/** Loads up to one more page of older messages; resolves with how many arrived. */
@@ -405,6 +415,8 @@ export class ChatStore {
 	async redecrypt(): Promise<void> {
 		// Includes outbox entries restored before the keys were available.
 		await this.#p.timeline.redecryptWhere(() => true);
+		// A restored or reset identity seals (and opens) the search index with another key.
+		void this.#p.search.start();
 		for (const c of this.conversations) {
 			c.preview = null;
 			void this.#p.list.refreshPreview(c.id);

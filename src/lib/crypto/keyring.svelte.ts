@@ -15,6 +15,7 @@ import { normalizeParticipant } from '../chat/derive.ts';
 import { getConversation, membersMissingKey, publishConversationKeys, refusal } from '../rpc.ts';
 import { backupNeedsReseal, decryptBackup, encryptBackup, type KeyBackup } from './backup.ts';
 import { generateIdentity, newConversationKey, publicKeyOf, toBase64, unwrapKey, wrapKey } from './e2ee.ts';
+import { deriveLocalKey } from './local-key.ts';
 import {
 	signBytes,
 	signFields,
@@ -271,6 +272,12 @@ export class Keyring {
 	}
 
 	/** Forgets everything in memory (sign-out). The IndexedDB copy stays for the next sign-in. */
+	/** A non-extractable AES-GCM key from my identity for data sealed on this device (local-key.ts). */
+	async localKey(purpose: string): Promise<CryptoKey | null> {
+		const secret = this.#secretKey;
+		return secret && this.userId ? deriveLocalKey(secret, `${purpose}:${this.userId}`) : null;
+	}
+
 	lock(): void {
 		this.#forgetSecrets();
 		this.userId = null;
