@@ -156,6 +156,9 @@ export class Search {
 		}
 		if (current) void this.stop();
 		if (!userId || !identity) return Promise.resolve();
+		// Fetch the index code now (the index itself opens later): once loaded it stays in the
+		// page's module map, so a search after the connection drops still works.
+		void import('./message-index.ts').catch(() => undefined);
 		let begin!: () => void;
 		const done = new Promise<void>((resolve) => {
 			begin = () => {
