@@ -5,9 +5,9 @@
  * event of DB_EVENTS and USER_EVENTS must be seen at least once.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { conversationTopic as topic, DB_EVENTS as DB, USER_EVENTS as USER, userTopic as inboxOf } from '../../src/lib/chat/live.ts';
-import { LIVE_EVENTS, decodeLivePayload, type LiveEvent } from '../../src/lib/chat/live-payloads.ts';
-import type { RpcArgs, RpcName, RpcReturns } from '../../src/lib/rpc.ts';
+import { conversationTopic as topic, DB_EVENTS as DB, USER_EVENTS as USER, userTopic as inboxOf } from '#lib/chat/live.ts';
+import { LIVE_EVENTS, decodeLivePayload, type LiveEvent } from '#lib/chat/live-payloads.ts';
+import type { RpcArgs, RpcName, RpcReturns } from '#lib/rpc.ts';
 import { createUser, openChatDb, reactionArgs, realtimeRows, rpcOne, type ChatDb } from './helpers.ts';
 
 let db: ChatDb;

@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import pg from 'pg';
-import { V1_BACKUP } from '../../src/lib/crypto/testing/v1-backup.ts';
-import { signingPublicKeyOf } from '../../src/lib/crypto/signing.ts';
+import { V1_BACKUP } from '#lib/crypto/testing/v1-backup.ts';
+import { signingPublicKeyOf } from '#lib/crypto/signing.ts';
 import { signIn, userSession } from './helpers';
 
 test.describe.configure({ timeout: 180_000 });

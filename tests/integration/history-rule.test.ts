@@ -9,7 +9,7 @@ import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { IDBFactory } from 'fake-indexeddb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestStack, type TestStack } from '@parley/stack/testing/index.ts';
-import { ChatStore } from '../../src/lib/chat/store.svelte.ts';
+import { ChatStore } from '#lib/chat/store.svelte.ts';
 
 let stack: TestStack;
 const stores: ChatStore[] = [];

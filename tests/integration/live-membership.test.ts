@@ -12,8 +12,8 @@ import { createClient, type RealtimeChannel, type SupabaseClient } from '@supaba
 import { IDBFactory } from 'fake-indexeddb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestStack, type TestStack } from '@parley/stack/testing/index.ts';
-import { ChatStore } from '../../src/lib/chat/store.svelte.ts';
-import { conversationTopic, membersTopic } from '../../src/lib/chat/live.ts';
+import { ChatStore } from '#lib/chat/store.svelte.ts';
+import { conversationTopic, membersTopic } from '#lib/chat/live.ts';
 import { REPLICATION_APPLICATION_NAME } from '@parley/stack/realtime/db-broadcast.ts';
 
 interface User {

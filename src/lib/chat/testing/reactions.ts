@@ -3,9 +3,9 @@
  * play other people reacting: sealed under an epoch key, tagged, and signed by the reactor's
  * identity (or, to play a forger, by someone else's).
  */
-import { generateIdentity, toBase64 } from '../../crypto/e2ee.ts';
-import { reactionKeys, reactionSignedBytes, reactionTag, sealEmoji } from '../../crypto/reactions.ts';
-import { signBytes, signingKeyOf, type SigningKey } from '../../crypto/signing.ts';
+import { generateIdentity, toBase64 } from '#lib/crypto/e2ee.ts';
+import { reactionKeys, reactionSignedBytes, reactionTag, sealEmoji } from '#lib/crypto/reactions.ts';
+import { signBytes, signingKeyOf, type SigningKey } from '#lib/crypto/signing.ts';
 import type { ReactionRow } from '../types.ts';
 
 /** Someone who reacts: a user id and the signing key of an identity. */

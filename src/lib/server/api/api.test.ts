@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { ChatError, unwrap } from '../../chat/errors.ts';
+import { ChatError, unwrap } from '#lib/chat/errors.ts';
 import { ApiError, errorResponse, fromChatError, fromPostgrest } from './errors.ts';
 import {
 	conversationsQuery,

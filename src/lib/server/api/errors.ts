@@ -4,7 +4,7 @@
  * (docs/chat-api.md) and keep their status, code and message.
  */
 import { ZodError } from 'zod';
-import { ChatError } from '../../chat/errors.ts';
+import { ChatError } from '#lib/chat/errors.ts';
 
 export type ErrorKind =
 	| 'ValidationError'

@@ -7,7 +7,7 @@ import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import type { RequestEvent } from '@sveltejs/kit';
 import type { z } from 'zod';
 import { PUBLIC_SUPABASE_ANON_KEY, PUBLIC_SUPABASE_URL } from '$app/env/public';
-import type { Database } from '../../database.types.ts';
+import type { Database } from '#lib/database.types.ts';
 import { ApiError, errorResponse, fromZod } from './errors.ts';
 import { bearerToken } from './token.ts';
 

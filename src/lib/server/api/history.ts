@@ -7,7 +7,7 @@
 import type { RequestEvent } from '@sveltejs/kit';
 import { ApiError, fromPostgrest } from './errors.ts';
 import { json, parse, route } from './handler.ts';
-import { getMessages } from '../../rpc.ts';
+import { getMessages } from '#lib/rpc.ts';
 import { idParam, messagesQuery, queryOf } from './schemas.ts';
 
 export const history = route(async ({ params, url }: RequestEvent<{ id: string }>, supabase) => {

@@ -1,8 +1,8 @@
 /** `GET /api/conversations?limit=&before_activity=&before_id=`: the caller's conversations, newest activity first. */
 import type { RequestHandler } from './$types';
-import { json, parse, route } from '../../../lib/server/api/handler.ts';
-import { listConversations } from '../../../lib/rpc.ts';
-import { conversationsQuery, queryOf } from '../../../lib/server/api/schemas.ts';
+import { json, parse, route } from '#lib/server/api/handler.ts';
+import { listConversations } from '#lib/rpc.ts';
+import { conversationsQuery, queryOf } from '#lib/server/api/schemas.ts';
 
 interface ConversationItem {
 	id: string;

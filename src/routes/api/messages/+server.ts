@@ -1,9 +1,9 @@
 /** `POST /api/messages` `{conversation_id, content_encrypted, message_type?, client_id?, reply_to_id?, attachment?, encryption?, mentions?}`. */
 import type { RequestHandler } from './$types';
-import { body, json, route } from '../../../lib/server/api/handler.ts';
-import { sendMessage } from '../../../lib/rpc.ts';
-import type { Json } from '../../../lib/database.types.ts';
-import { sendMessageBody } from '../../../lib/server/api/schemas.ts';
+import { body, json, route } from '#lib/server/api/handler.ts';
+import { sendMessage } from '#lib/rpc.ts';
+import type { Json } from '#lib/database.types.ts';
+import { sendMessageBody } from '#lib/server/api/schemas.ts';
 
 export const POST: RequestHandler = route(async ({ request }, supabase) => {
 	const input = await body(request, sendMessageBody);

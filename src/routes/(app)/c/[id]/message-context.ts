@@ -5,7 +5,7 @@
  * The getters read ChatWindow's state, so whoever reads them stays reactive.
  */
 import { getContext, setContext } from 'svelte';
-import type { MessageView, ParticipantView } from '../../../../lib/chat/types.ts';
+import type { MessageView, ParticipantView } from '#lib/chat/types.ts';
 
 export interface MessageContext {
 	readonly me: string;

@@ -6,11 +6,11 @@
  * `DELETE /api/messages/:messageId`: the sender or a moderator/admin deletes (tombstone returned).
  */
 import type { RequestHandler } from './$types';
-import { body, json, parse, route } from '../../../../lib/server/api/handler.ts';
-import { editMessage, deleteMessage } from '../../../../lib/rpc.ts';
-import type { Json } from '../../../../lib/database.types.ts';
-import { history } from '../../../../lib/server/api/history.ts';
-import { editMessageBody, idParam } from '../../../../lib/server/api/schemas.ts';
+import { body, json, parse, route } from '#lib/server/api/handler.ts';
+import { editMessage, deleteMessage } from '#lib/rpc.ts';
+import type { Json } from '#lib/database.types.ts';
+import { history } from '#lib/server/api/history.ts';
+import { editMessageBody, idParam } from '#lib/server/api/schemas.ts';
 
 /** The original design's path for history; `/api/conversations/:id/messages` is the same. */
 export const GET: RequestHandler = history;

@@ -4,9 +4,9 @@
  * `DELETE /api/messages/:messageId/reactions` `{tag}` or `?tag=` (URL-encoded): take it back.
  */
 import type { RequestHandler } from './$types';
-import { body, json, parse, route } from '../../../../../lib/server/api/handler.ts';
-import { addReaction, removeReaction } from '../../../../../lib/rpc.ts';
-import { idParam, reactionBody, reactionTagBody } from '../../../../../lib/server/api/schemas.ts';
+import { body, json, parse, route } from '#lib/server/api/handler.ts';
+import { addReaction, removeReaction } from '#lib/rpc.ts';
+import { idParam, reactionBody, reactionTagBody } from '#lib/server/api/schemas.ts';
 
 export const POST: RequestHandler = route(async ({ params, request }, supabase) => {
 	const { id } = parse(idParam, params, 'invalid_params');

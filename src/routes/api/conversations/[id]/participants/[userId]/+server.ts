@@ -3,9 +3,9 @@
  * `PATCH /api/conversations/:id/participants/:userId` `{role}`: an admin changes a role.
  */
 import type { RequestHandler } from './$types';
-import { body, json, parse, route } from '../../../../../../lib/server/api/handler.ts';
-import { removeParticipant, setParticipantRole } from '../../../../../../lib/rpc.ts';
-import { participantParams, setRoleBody } from '../../../../../../lib/server/api/schemas.ts';
+import { body, json, parse, route } from '#lib/server/api/handler.ts';
+import { removeParticipant, setParticipantRole } from '#lib/rpc.ts';
+import { participantParams, setRoleBody } from '#lib/server/api/schemas.ts';
 
 export const DELETE: RequestHandler = route(async ({ params }, supabase) => {
 	const { id, userId } = parse(participantParams, params, 'invalid_params');
