@@ -23,6 +23,7 @@ import type { Search } from '../search/search.svelte.ts';
 import { Keyring } from '../crypto/keyring.svelte.ts';
 import { deleteMessage, editMessage, setNotificationLevel } from '../rpc.ts';
 import { Outbox } from './outbox.ts';
+import { Drafts } from './drafts.ts';
 import { ChatError, errorMessage, noIdentityError } from './errors.ts';
 import { attachmentKind, attachmentRef, normalizeMessage, type AttachmentContent } from './derive.ts';
 import { MEMBER_EVENTS } from './live.ts';
@@ -111,9 +112,15 @@ export class ChatStore {
 
 	readonly keyring: Keyring;
 
+	/** The signed-in user's composer drafts, sealed on this device (drafts.ts); null while signed out. */
+	get drafts(): Drafts | null {
+		return this.#drafts;
+	}
+
 	#idb: IDBFactory | undefined;
 	#sb: SupabaseClient | null = null;
 	#outbox: Outbox | null = null;
+	#drafts: Drafts | null = null;
 	#userChannel: RealtimeChannel | null = null;
 	/** Conversations open in a window: their channels' message events are applied. */
 	#openIds = new Set<string>();
@@ -166,6 +173,7 @@ export class ChatStore {
 		this.userId = userId;
 		this.error = null;
 		this.#outbox = new Outbox(userId, this.#idb);
+		this.#drafts = new Drafts(userId, this.#p.keys, this.#idb);
 		this.#watchBrowser();
 		// Private channels authorize with the user's JWT, which the socket only carries after setAuth.
 		await supabase.realtime.setAuth();
@@ -215,6 +223,8 @@ export class ChatStore {
 		void this.#outbox?.close();
 		void this.#p.search.stop();
 		this.#outbox = null;
+		void this.#drafts?.close();
+		this.#drafts = null;
 		this.#sb = null;
 		this.#wasConnected = false;
 		this.keyring.lock();
