@@ -7,7 +7,9 @@ test.describe.configure({ timeout: 240_000 });
 
 const list = (page: Page) => page.getByTestId('message-list');
 /** The bubble whose text contains `marker` (the texts here are several lines long). */
-const bubble = (page: Page, marker: string) => page.getByTestId('message').filter({ hasText: marker });
+// `place-1` must not match `place-10`: the marker followed by anything but a digit.
+const bubble = (page: Page, marker: string) =>
+	page.getByTestId('message').filter({ hasText: new RegExp(`${marker}(?!\\d)`) });
 const jump = (page: Page) => page.getByRole('button', { name: /Jump to latest/ });
 
 /** How far the message list is from its bottom (px). */
@@ -88,8 +90,10 @@ test('at the bottom, the view stays there as a long message, a picture and a voi
 	await startDirect(ada.page, ben.user.username);
 	for (let i = 1; i <= 12; i++) await send(ada.page, tall(`before-${i}`));
 	await openConversation(ben.page, ada.user.displayName);
-	await expect(bubble(ben.page, 'before-12')).toBeVisible();
-	if (await jump(ben.page).isVisible()) await jump(ben.page).click();
+	await expect(bubble(ben.page, 'before-12')).toBeAttached();
+	// Twelve tall unread messages: the chat opens at the first of them, under the divider.
+	await expect(jump(ben.page)).toBeVisible();
+	await jump(ben.page).click();
 	await expectAtNewest(ben.page);
 
 	// A long message: taller than it first lays out.
@@ -137,7 +141,9 @@ test('scrolled up, new messages leave the view where it is and "Jump to latest" 
 	for (let i = 1; i <= 20; i++) await send(ada.page, tall(`up-${i}`));
 	await openConversation(ben.page, ada.user.displayName);
 	await expect(bubble(ben.page, 'up-20')).toBeVisible();
-	if (await jump(ben.page).isVisible()) await jump(ben.page).click();
+	// Twenty unread messages: the chat opens at the first of them, under the divider.
+	await expect(jump(ben.page)).toBeVisible();
+	await jump(ben.page).click();
 	await expectAtNewest(ben.page);
 
 	// Ben scrolls up to the middle of the history, as the wheel would.
