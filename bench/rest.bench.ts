@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inChildProcess, keepAliveClient, load, percentile, report, serveChild } from './support.ts';
-import { startServerProcess } from './cluster.ts';
+import { benchPostgresOptions, startServerProcess } from './cluster.ts';
 import { signJwt } from '@parley/stack/jwt.ts';
 import { startPostgres } from '@parley/stack/postgres.ts';
 import { applyPlatform } from '@parley/stack/platform.ts';
@@ -160,12 +160,12 @@ function inLoadProcess(job: Job): Promise<Row> {
 async function main(): Promise<void> {
 	const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
 	const port = await freePort();
-	const postgres = await startPostgres({ dataDir: join(dir, 'data'), port, settings: { fsync: 'off' } });
+	const config = { ...loadConfig(), dbPort: port };
+	const postgres = await startPostgres(benchPostgresOptions(dir, config));
 	const dbUrl = postgres.localUrl('postgres');
 	let server: { close(): Promise<void> } | undefined;
 	try {
 		await applyPlatform(dbUrl);
-		const config = { ...loadConfig(), dbPort: port };
 		const admin = new pg.Client({ connectionString: dbUrl });
 		await admin.connect();
 		await admin.query(`
