@@ -1,5 +1,6 @@
 /** What the end-to-end specs share: unique users, and the few steps every scenario repeats. */
 import { expect, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test';
+import pg from 'pg';
 
 export interface TestUser {
 	email: string;
@@ -105,4 +106,21 @@ export async function openConversation(page: Page, name: string): Promise<void> 
 
 export async function screenshot(page: Page, name: string): Promise<void> {
 	await page.screenshot({ path: `test-results/screens/${name}.png` });
+}
+
+/** The database as its superuser, for what a compromised server could do to stored rows. */
+export async function superuser<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
+	const db = new pg.Client({
+		host: '127.0.0.1',
+		port: 54322,
+		user: 'postgres',
+		password: 'postgres',
+		database: 'postgres'
+	});
+	await db.connect();
+	try {
+		return await work(db);
+	} finally {
+		await db.end();
+	}
 }

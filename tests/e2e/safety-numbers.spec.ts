@@ -1,6 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import pg from 'pg';
-import { composer, message, send, startDirect, userSession } from './helpers';
+import { composer, message, send, startDirect, userSession, superuser } from './helpers';
 
 test.describe.configure({ timeout: 180_000 });
 
@@ -43,23 +42,13 @@ test('safety numbers match on both sides, verification survives reload, a swappe
 	await expect(ana.page.getByTestId('key-change-notice')).toHaveCount(0);
 
 	// The server swaps Ben's published identity for one it controls.
-	const db = new pg.Client({
-		host: '127.0.0.1',
-		port: 54322,
-		user: 'postgres',
-		password: 'postgres',
-		database: 'postgres'
-	});
-	await db.connect();
-	try {
-		await db.query('update public.profiles set signing_key = $2, public_key = $3 where username = $1', [
+	await superuser((db) =>
+		db.query('update public.profiles set signing_key = $2, public_key = $3 where username = $1', [
 			ben.user.username,
 			Buffer.alloc(32, 9).toString('base64'),
 			Buffer.alloc(32, 8).toString('base64')
-		]);
-	} finally {
-		await db.end();
-	}
+		])
+	);
 
 	await ana.page.reload();
 	const notice = ana.page.getByTestId('key-change-notice');

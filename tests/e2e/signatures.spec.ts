@@ -1,26 +1,8 @@
 import { expect, test, type Page } from '@playwright/test';
-import pg from 'pg';
-import { createGroup, message, openConversation, send, userSession } from './helpers';
+import { createGroup, message, openConversation, send, superuser, userSession } from './helpers';
 
 // Three people in three browsers, each signing up: more than the default minute.
 test.describe.configure({ timeout: 180_000 });
-
-/** The database as its superuser: what a compromised server can do to stored rows. */
-async function superuser<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
-	const db = new pg.Client({
-		host: '127.0.0.1',
-		port: 54322,
-		user: 'postgres',
-		password: 'postgres',
-		database: 'postgres'
-	});
-	await db.connect();
-	try {
-		return await work(db);
-	} finally {
-		await db.end();
-	}
-}
 
 function warning(page: Page, text: string) {
 	return message(page, text).getByTestId('message-signature-warning');
