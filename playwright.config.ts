@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { API_PORT, APP_PORT, APP_URL, DB_PORT } from './tests/e2e/ports.ts';
 
 /** Debian's Chromium: Playwright cannot download its own browser on this network. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -12,7 +13,7 @@ export default defineConfig({
 	expect: { timeout: 10_000 },
 	reporter: [['list']],
 	use: {
-		baseURL: 'http://127.0.0.1:5173',
+		baseURL: APP_URL,
 		screenshot: 'only-on-failure',
 		trace: 'off',
 		launchOptions: {
@@ -35,8 +36,14 @@ export default defineConfig({
 	webServer: {
 		// The whole app on the embedded stack, as `npm run dev` starts it, on a fresh database.
 		command: 'node scripts/dev.ts --fresh',
-		env: { PARLEY_DATA_DIR: '.stack/e2e-data', PARLEY_AUTH_RATE_LIMIT_SIGN_IN: '10000' },
-		url: 'http://127.0.0.1:5173',
+		env: {
+			PARLEY_DATA_DIR: '.stack/e2e-data',
+			PARLEY_AUTH_RATE_LIMIT_SIGN_IN: '10000',
+			PARLEY_APP_PORT: String(APP_PORT),
+			PARLEY_API_PORT: String(API_PORT),
+			PARLEY_DB_PORT: String(DB_PORT)
+		},
+		url: APP_URL,
 		reuseExistingServer: !process.env.CI,
 		timeout: 180_000,
 		stdout: 'pipe',

@@ -13,7 +13,7 @@ export default defineConfig({
 			paths: { origin: process.env.ORIGIN || undefined }
 		})
 	],
-	server: { host: '127.0.0.1', port: 5173, strictPort: true },
+	server: { host: '127.0.0.1', port: Number(process.env.PARLEY_APP_PORT || 5173), strictPort: true },
 	test: {
 		include: [
 			'src/**/*.test.ts',

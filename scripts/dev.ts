@@ -31,7 +31,7 @@ try {
 const env = stackEnv(config, stack.apiUrl);
 ensureEnvFile(config.root, env);
 
-const appUrl = 'http://127.0.0.1:5173';
+const appUrl = `http://127.0.0.1:${process.env.PARLEY_APP_PORT || 5173}`;
 const children: ChildProcess[] = [];
 const bin = (name: string) => join(config.root, 'node_modules/.bin', name);
 // Children get the stack's variables directly, so they work whatever `.env` holds.

@@ -6,8 +6,9 @@ import { expect, test, type APIRequestContext, type APIResponse } from '@playwri
 import { randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { DEFAULT_ANON_KEY, DEFAULT_JWT_SECRET } from '@parley/stack/config.ts';
+import { API_URL } from './ports.ts';
 
-const SUPABASE_URL = process.env.PUBLIC_SUPABASE_URL ?? 'http://127.0.0.1:54321';
+const SUPABASE_URL = process.env.PUBLIC_SUPABASE_URL ?? API_URL;
 const ANON_KEY = process.env.PUBLIC_SUPABASE_ANON_KEY ?? DEFAULT_ANON_KEY;
 const JWT_SECRET = process.env.PARLEY_JWT_SECRET ?? DEFAULT_JWT_SECRET;
 

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { V1_BACKUP } from '#lib/crypto/testing/v1-backup.ts';
 import { signingPublicKeyOf } from '#lib/crypto/signing.ts';
 import { signIn, userSession } from './helpers';
+import { DB_PORT } from './ports.ts';
 
 test.describe.configure({ timeout: 180_000 });
 
@@ -11,7 +12,7 @@ test('an old PBKDF2 backup opens on a new device and is re-sealed with Argon2id'
 	await first.context.close();
 	const db = new pg.Client({
 		host: '127.0.0.1',
-		port: 54322,
+		port: DB_PORT,
 		user: 'postgres',
 		password: 'postgres',
 		database: 'postgres'

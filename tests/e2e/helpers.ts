@@ -1,6 +1,7 @@
 /** What the end-to-end specs share: unique users, and the few steps every scenario repeats. */
 import { expect, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test';
 import pg from 'pg';
+import { DB_PORT } from './ports.ts';
 
 export interface TestUser {
 	email: string;
@@ -112,7 +113,7 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 export async function superuser<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
 	const db = new pg.Client({
 		host: '127.0.0.1',
-		port: 54322,
+		port: DB_PORT,
 		user: 'postgres',
 		password: 'postgres',
 		database: 'postgres'

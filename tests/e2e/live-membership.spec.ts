@@ -7,8 +7,9 @@ import { createClient } from '@supabase/supabase-js';
 import { expect, test } from '@playwright/test';
 import { DEFAULT_ANON_KEY } from '@parley/stack/config.ts';
 import { composer, createGroup, message, openConversation, send, userSession } from './helpers';
+import { API_URL } from './ports.ts';
 
-const SUPABASE_URL = process.env.PUBLIC_SUPABASE_URL ?? 'http://127.0.0.1:54321';
+const SUPABASE_URL = process.env.PUBLIC_SUPABASE_URL ?? API_URL;
 const ANON_KEY = process.env.PUBLIC_SUPABASE_ANON_KEY ?? DEFAULT_ANON_KEY;
 
 test.describe.configure({ timeout: 180_000 });

@@ -1,6 +1,7 @@
 import { expect, test } from '@playwright/test';
 import pg from 'pg';
 import { createGroup, message, openConversation, send, startDirect, userSession } from './helpers';
+import { DB_PORT } from './ports.ts';
 
 // Several people in several browsers, each signing up: more than the default minute.
 test.describe.configure({ timeout: 180_000 });
@@ -36,7 +37,7 @@ test('the database holds no plaintext of the messages sent, nor of the reactions
 
 	const client = new pg.Client({
 		host: '127.0.0.1',
-		port: 54322,
+		port: DB_PORT,
 		user: 'postgres',
 		password: 'postgres',
 		database: 'postgres'
