@@ -33,6 +33,7 @@ const ALLOWED_KEYS = [
 	'body',
 	'conversation_id',
 	'count',
+	'mentioned',
 	'sender_name',
 	'seq',
 	'tag',
@@ -291,8 +292,13 @@ describe('delivery worker: notification levels and mutes (decided in SQL)', () =
 		await service.waitFor(() => pushes('Allie').length === 2, 10_000, "Allie's second push");
 		await scene!.idle();
 		// Mona's notification is about the one message that mentions her.
-		expect(pushes('Mona')[0].payload).toMatchObject({ seq, count: 1, body: 'Alice: New message' });
-		expect(pushes('Allie')[1].payload).toMatchObject({ seq, count: 2 });
+		expect(pushes('Mona')[0].payload).toMatchObject({
+			seq,
+			count: 1,
+			body: 'Alice mentioned you',
+			mentioned: true
+		});
+		expect(pushes('Allie')[1].payload).toMatchObject({ seq, count: 2, mentioned: false });
 		// Not even attempted.
 		for (const name of ['Nora', 'Hugo', 'Fred'])
 			expect(service.attemptsFor(members[name].browser), name).toEqual([]);

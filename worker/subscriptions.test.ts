@@ -202,5 +202,20 @@ describe('job handling (shared module)', () => {
 			title: 'Team',
 			body: 'Ann: 99+ new messages'
 		});
+		expect(buildPayload(row).mentioned).toBe(false);
+	});
+
+	it('says when the push is about a mention of the recipient', () => {
+		const row = {
+			conversation_id: 'c1',
+			conversation_kind: 'group',
+			conversation_title: 'Team',
+			sender_name: 'Ann',
+			unread: 1,
+			target_seq: 4,
+			mentioned: true
+		};
+		expect(buildPayload(row)).toMatchObject({ title: 'Team', body: 'Ann mentioned you', mentioned: true });
+		expect(buildPayload({ ...row, unread: 3 }).body).toBe('3 new messages, one mentions you');
 	});
 });

@@ -203,6 +203,8 @@ export interface PushPayload {
 	body: string;
 	sender_name: string | null;
 	count: number;
+	/** One of the messages mentions the recipient (the body says so too). */
+	mentioned: boolean;
 	seq: number;
 	url: string;
 	tag: string;
@@ -350,6 +352,8 @@ interface ClaimRow {
 	conversation_title: string | null;
 	sender_name: string | null;
 	unread: number | null;
+	/** Whether one of the messages the push is about mentions the recipient. */
+	mentioned: boolean | null;
 }
 
 /** The notification for one claimed push: who wrote and where, never what. */
@@ -360,19 +364,30 @@ export function buildPayload(row: {
 	sender_name: string | null;
 	unread: number | null;
 	target_seq: string | number | null;
+	mentioned?: boolean | null;
 }): PushPayload {
 	const count = Math.max(1, row.unread ?? 1);
 	const sender = row.sender_name ?? 'Someone';
 	const news = count === 1 ? 'New message' : `${count >= 100 ? '99+' : count} new messages`;
 	const group = row.conversation_kind === 'group';
+	const mentioned = row.mentioned === true;
+	// A mention is what "mentions only" people wait for: say so, as Slack and Element do.
+	const body = mentioned
+		? count === 1
+			? `${sender} mentioned you`
+			: `${news}, one mentions you`
+		: group
+			? `${sender}: ${news}`
+			: news;
 	return {
 		v: 1,
 		type: 'messages',
 		conversation_id: row.conversation_id,
 		title: group ? (row.conversation_title ?? 'Group') : sender,
-		body: group ? `${sender}: ${news}` : news,
+		body,
 		sender_name: row.sender_name,
 		count,
+		mentioned,
 		seq: Number(row.target_seq ?? 0),
 		url: `/c/${row.conversation_id}`,
 		tag: `conversation:${row.conversation_id}`
