@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
 	MAX_SOCKET_PATH,
 	canHoldSocket,
+	letOthersTraverse,
 	socketDirFor,
 	startPostgres,
 	type RunningPostgres
@@ -74,6 +76,34 @@ describe('embedded PostgreSQL', () => {
 	test('the socket path asks for the same password as TCP', async () => {
 		const wrong = postgres.localUrl().replace(/:[^:@/]+@/, ':wrong@');
 		await expect(serverAddress(wrong)).rejects.toThrow(/password authentication failed/);
+	});
+});
+
+// As root the server runs as `postgres`, from this checkout's node_modules: a clone under a
+// folder only root may enter (a `mktemp -d` folder, a 0700 home) must be opened for traversal.
+describe.runIf(process.getuid?.() === 0)('letOthersTraverse', () => {
+	test('lets the postgres user reach a folder below ones only root could enter', () => {
+		const top = mkdtempSync(join(tmpdir(), 'parley-rootonly-'));
+		try {
+			const deep = join(top, 'clone', 'node_modules', 'bin');
+			mkdirSync(deep, { recursive: true, mode: 0o700 });
+			const reachable = () => {
+				try {
+					execFileSync('su', ['-s', '/bin/sh', 'postgres', '-c', 'cd "$0"', deep], { stdio: 'ignore' });
+					return true;
+				} catch {
+					return false;
+				}
+			};
+			expect(statSync(top).mode & 0o777).toBe(0o700);
+			expect(reachable()).toBe(false);
+			letOthersTraverse(deep);
+			expect(reachable()).toBe(true);
+			// Traversal only: others still cannot list the folders.
+			expect(statSync(top).mode & 0o777).toBe(0o701);
+		} finally {
+			rmSync(top, { recursive: true, force: true });
+		}
 	});
 });
 

